@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything Lifeboat's test suite needs, skipping what is present:
+#
+#   - Debian packages: postgresql (local clusters that produce real pg_dump
+#     archives), debootstrap (for the Postgres image), awscli, ca-certificates;
+#   - MinIO, built from the Go module proxy into $LIFEBOAT_TOOLS
+#     (default ~/.cache/lifeboat/tools/bin), the real S3 server the tests run;
+#   - the Docker image lifeboat/postgres:15 (scripts/build-postgres-image.sh).
+#
+# Idempotent: a second run only checks, in a few seconds. Needs root (or sudo)
+# for apt and debootstrap, Go and a running Docker Engine.
+#
+# The test helpers (internal/testenv) find everything at these default
+# locations; the variables printed at the end only override them.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
+. "${here}/lib.sh"
+
+# The MinIO release the tests run (a Go pseudo-version of github.com/minio/minio).
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+
+start=${SECONDS}
+tools="$(lifeboat_tools_dir)"
+
+# --- Debian packages ---------------------------------------------------------
+packages=(postgresql postgresql-contrib debootstrap ca-certificates)
+if command -v aws >/dev/null 2>&1; then
+	log "aws already on PATH ($(command -v aws)): not installing awscli"
+else
+	packages+=(awscli)
+fi
+apt_ensure "${packages[@]}"
+
+# --- MinIO -------------------------------------------------------------------
+command -v go >/dev/null || die "go not found on PATH (Go 1.26 is needed to build MinIO)"
+minio="${tools}/minio"
+installed=""
+if [ -x "${minio}" ]; then
+	installed="$(go version -m "${minio}" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" { print $3 }')"
+fi
+if [ "${installed}" = "${MINIO_VERSION}" ]; then
+	log "minio ${MINIO_VERSION} already in ${tools}"
+else
+	log "building minio ${MINIO_VERSION} into ${tools} (takes a few minutes)"
+	mkdir -p "${tools}"
+	t0=${SECONDS}
+	# Outside any module (go install pkg@version ignores go.mod anyway);
+	# -buildvcs=false because there is no VCS to stamp.
+	(cd / && GOBIN="${tools}" GOFLAGS=-buildvcs=false \
+		go install "github.com/minio/minio@${MINIO_VERSION}")
+	log "minio built in $((SECONDS - t0))s"
+fi
+"${minio}" --version >/dev/null || die "${minio} does not run"
+
+# --- Docker and the Postgres image --------------------------------------------
+"${here}/build-postgres-image.sh"
+
+log "all test dependencies present ($((SECONDS - start))s)"
+cat >&2 <<EOF
+
+The tests find these by default; to override:
+  export LIFEBOAT_MINIO_BIN=${minio}
+  export LIFEBOAT_PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+Postgres image: lifeboat/postgres:15 (also tagged postgres:15 unless that tag is someone else's).
+EOF
