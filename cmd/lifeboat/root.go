@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+	exitLocked = 75
+)
+
+// usageError marks errors that are the caller's: bad flags or config.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+	app        string
+	json       bool
+	logLevel   string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func run(ctx context.Context, args []string) int {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(g.stderr, "lifeboat: %v\n", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, lock.ErrLocked):
+		return exitLocked
+	case errors.As(err, &ue), errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrNotFound), errors.Is(err, config.ErrNoSuchApp):
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lifeboat",
+		Short: "A verified standby of your Heroku app and database, outside Heroku and AWS",
+		Long: `Lifeboat keeps a standby copy of a Heroku app and its Postgres database on a VPS:
+it pulls the newest backup archive from S3, verifies it, restores it into a local
+Postgres container and boots the app's image against it.
+
+Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the app's lock.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "config file (default: $LIFEBOAT_CONFIG, ./lifeboat.yaml, /etc/lifeboat/lifeboat.yaml)")
+	pf.StringVar(&g.app, "app", os.Getenv("LIFEBOAT_APP"), "app to work on (may be left out when the config has one app)")
+	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout")
+	pf.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
+	root.AddCommand(newConfigCmd(g), newArchivesCmd(g), newFetchCmd(g), newInspectCmd(g), newVersionCmd(g))
+	return root
+}
+
+// load reads the config.
+func (g *globals) load() (*config.Config, error) {
+	path, err := config.Resolve(g.configPath)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(path)
+}
+
+// loadApp reads the config and picks the app named by --app.
+func (g *globals) loadApp() (*config.Config, *config.App, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := cfg.App(g.app)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, app, nil
+}
+
+// logger writes logs as text to stderr.
+func (g *globals) logger(cfg *config.Config) *slog.Logger {
+	level := "info"
+	if cfg != nil {
+		level = cfg.LogLevel
+	}
+	if g.logLevel != "" {
+		level = g.logLevel
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// emit prints v as JSON on stdout with --json, or calls human otherwise.
+func (g *globals) emit(v any, human func(w io.Writer)) error {
+	if g.json {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(g.stdout)
+	return nil
+}
+
+// warn prints a warning line on stderr.
+func (g *globals) warn(format string, args ...any) {
+	fmt.Fprintf(g.stderr, "WARNING: "+format+"\n", args...)
+}
+
+// stderrIsTerminal reports whether progress can be drawn.
+func (g *globals) stderrIsTerminal() bool {
+	f, ok := g.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
+}
+
+func indent(s, pfx string) string {
+	return pfx + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+pfx)
+}

@@ -1,0 +1,308 @@
+package archive
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
+)
+
+// ErrRestorePending is returned by Fetch when the archive is in GLACIER or
+// DEEP_ARCHIVE and its restore has been requested but is not done yet.
+var ErrRestorePending = errors.New("archive restore from GLACIER is pending")
+
+// PartSizer is implemented by stores that can tell the size of upload part
+// 1 of a multipart object, used to check multipart ETags.
+type PartSizer interface {
+	PartSize(ctx context.Context, key string) (int64, error)
+}
+
+// Fetcher gets archives from a Store into a Cache.
+type Fetcher struct {
+	Store  Store
+	Cache  *Cache
+	Prefix string
+	// Keep is how many verified archives the cache keeps.
+	Keep     int
+	Download DownloadOptions
+	Scan     ScanOptions
+	// RestoreTier and RestoreDays are used for archived objects.
+	RestoreTier string
+	RestoreDays int
+	// PollInterval is how often a pending restore is checked with Wait.
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+// FetchRequest says what to fetch.
+type FetchRequest struct {
+	// Key fetches this object; empty fetches the newest valid archive.
+	Key string
+	// Wait polls a pending GLACIER restore until the object is readable.
+	Wait bool
+}
+
+// Fetch outcomes.
+const (
+	FetchFetched        = "fetched"
+	FetchAlreadyCached  = "already-cached"
+	FetchRestorePending = "restore-pending"
+)
+
+// FetchResult says what Fetch did.
+type FetchResult struct {
+	Status   string         `json:"status"`
+	Key      string         `json:"key"`
+	Entry    *Entry         `json:"archive,omitempty"`
+	Listing  *Listing       `json:"-"`
+	Download DownloadResult `json:"download"`
+	// Seconds is the wall time of the whole fetch; Throughput is bytes of
+	// object per second of transfer.
+	Seconds    float64  `json:"seconds"`
+	Throughput float64  `json:"throughput_bytes_per_second"`
+	Pruned     []string `json:"pruned"`
+	Warnings   []string `json:"warnings"`
+}
+
+func (f *Fetcher) log() *slog.Logger {
+	if f.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Log
+}
+
+// Fetch downloads, verifies and caches an archive, then prunes the cache.
+// The cache only ever changes by gaining a fully verified archive (and
+// then losing the oldest beyond Keep). Errors wrap the Store's errors,
+// ErrNoArchive, ErrRestorePending, ErrChecksum, ErrCorrupt, ErrDiskFull or
+// the dump package's.
+func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
+	start := time.Now()
+	res := &FetchResult{Warnings: []string{}, Pruned: []string{}}
+	if err := f.Cache.Init(); err != nil {
+		return res, err
+	}
+	if removed, err := f.Cache.Clean(7 * 24 * time.Hour); err == nil && len(removed) > 0 {
+		f.log().Info("removed leftovers of an interrupted run", "files", removed)
+	}
+
+	var cand Candidate
+	if req.Key == "" {
+		so := f.Scan
+		so.Cached = func(o Object) bool { _, ok := f.Cache.Find(o.Key, o.ETag); return ok }
+		l, err := Scan(ctx, f.Store, f.Prefix, so)
+		if err != nil {
+			return res, err
+		}
+		res.Listing = l
+		res.Warnings = append(res.Warnings, l.Warnings...)
+		c, ok := l.NewestCandidate()
+		if !ok {
+			return res, fmt.Errorf("%w under %s (%s): see `lifeboat archives` for why each object was skipped",
+				ErrNoArchive, f.Store, summarize(l))
+		}
+		cand = *c
+	} else {
+		cand = Candidate{Name: ParseName(req.Key)}
+		cand.Key = req.Key
+	}
+	res.Key = cand.Key
+
+	obj, err := f.Store.Head(ctx, cand.Key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return res, fmt.Errorf("no object %q in %s: %w (list them with `lifeboat archives`)", cand.Key, f.Store, err)
+		}
+		return res, err
+	}
+	if cand.CapturedAt.IsZero() {
+		cand.CapturedAt, cand.TimeSource = obj.LastModified, TimeFromLastModified
+		if !cand.Name.Time.IsZero() && cand.Name.ZoneKnown && !cand.Name.ArchiveCopy {
+			cand.CapturedAt, cand.TimeSource = cand.Name.Time, TimeFromName
+		}
+	}
+	if obj.Size == 0 {
+		return res, fmt.Errorf("%w: %s is a zero-byte object (a failed upload?)", ErrNotArchive, obj.Key)
+	}
+
+	if obj.Archived() {
+		if err := f.waitRestore(ctx, &obj, req.Wait); err != nil {
+			if errors.Is(err, ErrRestorePending) {
+				res.Status = FetchRestorePending
+			}
+			return res, err
+		}
+	}
+
+	if e, ok := f.Cache.Find(obj.Key, obj.ETag); ok {
+		res.Status, res.Entry = FetchAlreadyCached, &e
+		res.Pruned, err = f.prune(e.Path)
+		res.Seconds = time.Since(start).Seconds()
+		return res, err
+	}
+
+	exp := Expect{Size: obj.Size}
+	if obj.ChecksumType != "COMPOSITE" {
+		exp.SHA256 = DecodeS3SHA256(obj.ChecksumSHA256)
+	}
+	if !obj.KMSEncrypted {
+		exp.ETag = obj.ETag
+		if strings.Contains(obj.ETag, "-") && len(exp.SHA256) == 0 {
+			if ps, ok := f.Store.(PartSizer); ok {
+				exp.UploadPartSize, _ = ps.PartSize(ctx, obj.Key)
+			}
+		}
+	}
+	f.readSidecars(ctx, cand, &exp)
+
+	partial := filepath.Join(f.Cache.PartialDir(), PartialName(obj.Key)+".part")
+	unpackTo := filepath.Join(f.Cache.PartialDir(), PartialName(obj.Key)+".unpack")
+	dlStart := time.Now()
+	res.Download, err = Download(ctx, f.Store, obj, partial, f.Download)
+	if err != nil {
+		return res, err
+	}
+	dlSecs := time.Since(dlStart).Seconds()
+	if dlSecs > 0 {
+		res.Throughput = float64(res.Download.FetchedBytes) / dlSecs
+	}
+
+	head := make([]byte, SniffSize)
+	pf, err := os.Open(partial)
+	if err != nil {
+		return res, err
+	}
+	n, _ := io.ReadFull(pf, head)
+	pf.Close()
+	sn, err := Sniff(head[:n], int64(n) == obj.Size)
+	if err != nil {
+		DiscardPartial(partial)
+		return res, fmt.Errorf("%s: %w", obj.Key, err)
+	}
+	un, err := Unpack(ctx, partial, unpackTo, sn.Wrap, exp)
+	if err != nil {
+		os.Remove(unpackTo)
+		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || isDumpError(err) {
+			// The bytes are bad: resuming them would not help.
+			DiscardPartial(partial)
+			return res, fmt.Errorf("archive %s failed verification, nothing was added to the cache: %w", obj.Key, err)
+		}
+		return res, err
+	}
+	if !sn.Header.CreatedAt.IsZero() {
+		cand.CapturedAt, cand.TimeSource = sn.Header.CreatedAt.UTC(), TimeFromHeader
+	}
+	sum := un.Archive.Summary()
+	m := Manifest{
+		Store: f.Store.String(), Key: obj.Key, ETag: obj.ETag, LastModified: obj.LastModified,
+		StorageClass: obj.StorageClass, ObjectSize: obj.Size, ObjectSHA256: un.ObjectSHA256, Wrap: sn.Wrap,
+		DumpSize: un.DumpSize, DumpSHA256: un.DumpSHA256, CapturedAt: cand.CapturedAt, TimeSource: cand.TimeSource,
+		Header: un.Archive.Header, TOCEntries: len(un.Archive.Entries), DataTables: len(sum.DataTables),
+		Verified: un.Verified, FetchedAt: time.Now().UTC(),
+	}
+	e, err := f.Cache.Commit(un.DumpPath, m)
+	if err != nil {
+		return res, err
+	}
+	DiscardPartial(partial)
+	os.Remove(unpackTo)
+	res.Status, res.Entry = FetchFetched, &e
+	res.Pruned, err = f.prune(e.Path)
+	res.Seconds = time.Since(start).Seconds()
+	return res, err
+}
+
+func (f *Fetcher) prune(protect string) ([]string, error) {
+	removed, err := f.Cache.Prune(max(f.Keep, 1), protect)
+	out := []string{}
+	for _, r := range removed {
+		out = append(out, r.Key)
+	}
+	if err != nil {
+		return out, fmt.Errorf("the new archive is in place, but pruning old ones failed: %w", err)
+	}
+	return out, nil
+}
+
+// waitRestore requests a restore of an archived object and, with wait,
+// polls until it is readable.
+func (f *Fetcher) waitRestore(ctx context.Context, obj *Object, wait bool) error {
+	if obj.Restore == "" {
+		if err := f.Store.RequestRestore(ctx, obj.Key, f.RestoreTier, f.RestoreDays); err != nil {
+			return err
+		}
+		f.log().Info("requested restore", "key", obj.Key, "tier", f.RestoreTier, "days", f.RestoreDays)
+	}
+	if !wait {
+		return fmt.Errorf("%w: %s is in %s; a %s restore was requested: run `lifeboat fetch --key %s --wait` to wait for it (Standard takes hours, Expedited minutes)",
+			ErrRestorePending, obj.Key, obj.StorageClass, f.RestoreTier, obj.Key)
+	}
+	interval := f.PollInterval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		o, err := f.Store.Head(ctx, obj.Key)
+		if err != nil {
+			return err
+		}
+		if !o.Archived() {
+			*obj = o
+			return nil
+		}
+		f.log().Info("restore still in progress", "key", obj.Key, "next_check", interval)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: stopped waiting: %w", ErrRestorePending, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+// readSidecars loads KEY.sha256 / KEY.md5 files when the bucket has them.
+func (f *Fetcher) readSidecars(ctx context.Context, c Candidate, exp *Expect) {
+	names := c.Sidecars
+	if names == nil {
+		names = []string{c.Key + ".sha256", c.Key + ".md5"}
+	}
+	for _, k := range names {
+		rc, err := f.Store.Open(ctx, k, 0, 4096)
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(rc, 4096))
+		rc.Close()
+		switch {
+		case strings.HasSuffix(k, ".md5"):
+			exp.SidecarMD5 = ParseSidecar(b, md5.Size)
+		default:
+			exp.SidecarSHA256 = ParseSidecar(b, sha256.Size)
+		}
+	}
+}
+
+func summarize(l *Listing) string {
+	counts := map[string]int{}
+	for _, c := range l.Candidates {
+		counts[c.Status]++
+	}
+	if l.Objects == 0 {
+		return "the prefix is empty: check s3.prefix, and that the backup job runs"
+	}
+	return fmt.Sprintf("%d objects: %d skipped, %d archived in Glacier, %d unchecked",
+		l.Objects, counts[StatusSkipped], counts[StatusArchived], counts[StatusUnchecked])
+}
+
+func isDumpError(err error) bool {
+	return errors.Is(err, dump.ErrTruncated) || errors.Is(err, dump.ErrCorrupt) || errors.Is(err, dump.ErrNotArchive) ||
+		errors.Is(err, dump.ErrUnsupportedVersion) || errors.Is(err, dump.ErrUnsupportedFormat)
+}

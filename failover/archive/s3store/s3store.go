@@ -1,0 +1,293 @@
+// Package s3store implements archive.Store on Amazon S3 and S3-compatible
+// stores (MinIO, R2, B2, Wasabi…) with the AWS SDK for Go v2.
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+)
+
+// Options configure a Store.
+type Options struct {
+	Bucket, Prefix, Region string
+	// Endpoint and PathStyle select an S3-compatible service.
+	Endpoint  string
+	PathStyle bool
+	// CredentialsFile is an AWS shared-credentials file; empty means the
+	// default credential chain. Profile picks its section.
+	CredentialsFile, Profile string
+	// Timeout bounds each metadata request (list, head, restore) and the
+	// wait for the first byte of a data request.
+	Timeout time.Duration
+	// MaxConns is the number of parallel connections expected.
+	MaxConns int
+}
+
+// Store is an S3 bucket.
+type Store struct {
+	client *s3.Client
+	opts   Options
+}
+
+// New builds a Store. It does not contact the service.
+func New(ctx context.Context, o Options) (*Store, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: min(o.Timeout, 10*time.Second), KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          max(o.MaxConns, 16) * 2,
+		MaxIdleConnsPerHost:   max(o.MaxConns, 16) * 2,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: o.Timeout,
+		ExpectContinueTimeout: time.Second,
+		// Archives are already compressed; asking for gzip would only make
+		// Go transparently decompress a Content-Encoding: gzip object.
+		DisableCompression: true,
+	}
+	loadOpts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(o.Region),
+		awsconfig.WithHTTPClient(&http.Client{Transport: transport}),
+		awsconfig.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3 })
+		}),
+	}
+	if o.CredentialsFile != "" {
+		loadOpts = append(loadOpts,
+			awsconfig.WithSharedCredentialsFiles([]string{o.CredentialsFile}),
+			awsconfig.WithSharedConfigFiles([]string{}))
+	}
+	if o.Profile != "" {
+		loadOpts = append(loadOpts, awsconfig.WithSharedConfigProfile(o.Profile))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 credentials: %w: %v", archive.ErrDenied, err)
+	}
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+		}
+		so.UsePathStyle = o.PathStyle
+		// Ranged GETs carry no full-object checksum; we verify ourselves.
+		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	return &Store{client: client, opts: o}, nil
+}
+
+// String names the store.
+func (s *Store) String() string { return "s3://" + s.opts.Bucket + "/" + s.opts.Prefix }
+
+// List returns every object under prefix (pages of 1,000 are followed).
+func (s *Store) List(ctx context.Context, prefix string) ([]archive.Object, error) {
+	var out []archive.Object
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket: aws.String(s.opts.Bucket),
+		Prefix: aws.String(prefix),
+	})
+	for p.HasMorePages() {
+		rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+		page, err := p.NextPage(rctx)
+		cancel()
+		if err != nil {
+			return nil, s.wrap("list "+s.String(), err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, archive.Object{
+				Key:          aws.ToString(o.Key),
+				Size:         aws.ToInt64(o.Size),
+				LastModified: aws.ToTime(o.LastModified).UTC(),
+				ETag:         strings.Trim(aws.ToString(o.ETag), `"`),
+				StorageClass: storageClass(string(o.StorageClass)),
+			})
+		}
+	}
+	return out, nil
+}
+
+// Head returns metadata including the SHA-256 checksum and the restore state.
+func (s *Store) Head(ctx context.Context, key string) (archive.Object, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	h, err := s.client.HeadObject(rctx, &s3.HeadObjectInput{
+		Bucket:       aws.String(s.opts.Bucket),
+		Key:          aws.String(key),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return archive.Object{}, s.wrap("head s3://"+s.opts.Bucket+"/"+key, err)
+	}
+	o := archive.Object{
+		Key:            key,
+		Size:           aws.ToInt64(h.ContentLength),
+		LastModified:   aws.ToTime(h.LastModified).UTC(),
+		ETag:           strings.Trim(aws.ToString(h.ETag), `"`),
+		StorageClass:   storageClass(string(h.StorageClass)),
+		ChecksumSHA256: aws.ToString(h.ChecksumSHA256),
+		ChecksumType:   string(h.ChecksumType),
+		PartsCount:     int(aws.ToInt32(h.PartsCount)),
+		KMSEncrypted:   h.ServerSideEncryption == types.ServerSideEncryptionAwsKms || h.ServerSideEncryption == types.ServerSideEncryptionAwsKmsDsse || h.SSECustomerAlgorithm != nil,
+	}
+	if r := aws.ToString(h.Restore); r != "" {
+		o.Restore = "restored"
+		if strings.Contains(r, `ongoing-request="true"`) {
+			o.Restore = "in-progress"
+		}
+	}
+	if o.PartsCount == 0 {
+		if i := strings.LastIndex(o.ETag, "-"); i > 0 {
+			o.PartsCount, _ = strconv.Atoi(o.ETag[i+1:])
+		}
+	}
+	return o, nil
+}
+
+// PartSize returns the size of upload part 1 of a multipart object, which
+// is needed to recompute its ETag. It returns 0 when the store cannot say.
+func (s *Store) PartSize(ctx context.Context, key string) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	h, err := s.client.HeadObject(rctx, &s3.HeadObjectInput{
+		Bucket: aws.String(s.opts.Bucket), Key: aws.String(key), PartNumber: aws.Int32(1),
+	})
+	if err != nil {
+		return 0, s.wrap("head part 1 of "+key, err)
+	}
+	return aws.ToInt64(h.ContentLength), nil
+}
+
+// Open returns a reader of the byte range [offset, offset+length).
+func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key)}
+	switch {
+	case length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	case offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, s.wrap("get s3://"+s.opts.Bucket+"/"+key, err)
+	}
+	return out.Body, nil
+}
+
+// RequestRestore starts a GLACIER / DEEP_ARCHIVE restore of key.
+func (s *Store) RequestRestore(ctx context.Context, key, tier string, days int) error {
+	rctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	_, err := s.client.RestoreObject(rctx, &s3.RestoreObjectInput{
+		Bucket: aws.String(s.opts.Bucket),
+		Key:    aws.String(key),
+		RestoreRequest: &types.RestoreRequest{
+			Days:                 aws.Int32(int32(days)),
+			GlacierJobParameters: &types.GlacierJobParameters{Tier: types.Tier(tier)},
+		},
+	})
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "RestoreAlreadyInProgress" {
+		return nil
+	}
+	if err != nil {
+		return s.wrap("restore s3://"+s.opts.Bucket+"/"+key, err)
+	}
+	return nil
+}
+
+func storageClass(c string) string {
+	if c == "" {
+		return "STANDARD"
+	}
+	return c
+}
+
+// wrap maps SDK errors onto the archive package's named errors, with a
+// message that says what to do.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchBucket":
+			return fmt.Errorf("%s: %w: bucket %q does not exist (check s3.bucket and s3.endpoint)", op, archive.ErrNoBucket, s.opts.Bucket)
+		case "NoSuchKey", "NotFound":
+			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
+		case "InvalidObjectState":
+			return fmt.Errorf("%s: %w: run `lifeboat fetch --key KEY --wait` to restore it", op, archive.ErrArchived)
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AllAccessDisabled", "Forbidden":
+			return fmt.Errorf("%s: %w (%s): check the credentials (s3.credentials_file or the AWS default chain) and that they may s3:ListBucket and s3:GetObject", op, archive.ErrDenied, ae.ErrorCode())
+		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301":
+			if r := bucketRegion(err); r != "" {
+				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)
+			}
+			return fmt.Errorf("%s: %w: set s3.region to the bucket's region (%s)", op, archive.ErrWrongRegion, ae.ErrorMessage())
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch code := re.HTTPStatusCode(); {
+		case code == http.StatusMovedPermanently:
+			if r := bucketRegion(err); r != "" {
+				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)
+			}
+			return fmt.Errorf("%s: %w", op, archive.ErrWrongRegion)
+		case code == http.StatusNotFound:
+			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
+		case code == http.StatusForbidden:
+			return fmt.Errorf("%s: %w: check the credentials and their permissions", op, archive.ErrDenied)
+		case code >= 500:
+			return fmt.Errorf("%s: %w: the service answered %d after retries", op, archive.ErrUnreachable, code)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	// No HTTP response at all: connection refused, DNS, timeouts.
+	return fmt.Errorf("%s: %w: %v", op, archive.ErrUnreachable, rootCause(err))
+}
+
+func bucketRegion(err error) string {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("X-Amz-Bucket-Region")
+	}
+	return ""
+}
+
+func rootCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("timed out")
+	}
+	return err
+}

@@ -1,0 +1,313 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
+)
+
+// ErrChecksum is returned when downloaded bytes do not match what the
+// store (or a sidecar file) says they should be.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// ErrCorrupt is returned when the object's wrapping (gzip, tar) or the
+// pg_dump archive inside it is damaged or incomplete.
+var ErrCorrupt = errors.New("archive is damaged")
+
+// Expect is what the store knows about an object, to check a download against.
+type Expect struct {
+	Size int64
+	// SHA256 is the store's full-object SHA-256 (raw digest), if any.
+	SHA256 []byte
+	// SidecarSHA256 / SidecarMD5 come from KEY.sha256 / KEY.md5 files.
+	SidecarSHA256 []byte
+	SidecarMD5    []byte
+	// ETag is the object's ETag; it is an MD5 for single-part uploads and
+	// md5(part md5s)-N for multipart ones. Leave empty when it is neither
+	// (SSE-KMS, SSE-C).
+	ETag string
+	// UploadPartSize is the size of every part but the last of a multipart
+	// upload, needed to recompute a multipart ETag; 0 when unknown.
+	UploadPartSize int64
+}
+
+// Unpacked is the result of Unpack.
+type Unpacked struct {
+	// DumpPath is the file holding the plain pg_dump archive: the source
+	// itself when it was not wrapped, else the destination.
+	DumpPath     string        `json:"-"`
+	ObjectSHA256 string        `json:"object_sha256"`
+	DumpSize     int64         `json:"dump_size"`
+	DumpSHA256   string        `json:"dump_sha256"`
+	Archive      *dump.Archive `json:"-"`
+	// Verified lists the checks that passed.
+	Verified []string `json:"verified"`
+}
+
+// Unpack reads the downloaded object at src once, from start to end: it
+// hashes it and compares it with exp, unwraps gzip or tar.gz into dst, and
+// reads the pg_dump archive to its end (header, table of contents, every
+// data block). Errors wrap ErrChecksum, ErrCorrupt, ErrDiskFull or one of
+// the dump package's errors.
+func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, error) {
+	res := Unpacked{DumpPath: src}
+	f, err := os.Open(src)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	if exp.Size > 0 && st.Size() != exp.Size {
+		return res, fmt.Errorf("%w: downloaded %d bytes, the store says %d", ErrChecksum, st.Size(), exp.Size)
+	}
+	res.Verified = append(res.Verified, "size")
+
+	objSHA := sha256.New()
+	hashers := []io.Writer{objSHA}
+	var objMD5 hash.Hash
+	needMD5 := len(exp.SidecarMD5) > 0 || (exp.ETag != "" && !strings.Contains(exp.ETag, "-") && len(exp.SHA256) == 0)
+	if needMD5 {
+		objMD5 = md5.New()
+		hashers = append(hashers, objMD5)
+	}
+	var mp *multipartMD5
+	if strings.Contains(exp.ETag, "-") && exp.UploadPartSize > 0 && len(exp.SHA256) == 0 && len(exp.SidecarSHA256) == 0 {
+		mp = &multipartMD5{size: exp.UploadPartSize, cur: md5.New()}
+		hashers = append(hashers, mp)
+	}
+	obj := io.TeeReader(bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20), io.MultiWriter(hashers...))
+
+	var verr error
+	switch wrap {
+	case WrapNone:
+		res.Archive, verr = dump.Verify(obj)
+		res.DumpSize = st.Size()
+	case WrapGzip, WrapTarGz:
+		res.DumpPath = dst
+		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(obj, dst, wrap)
+	default:
+		return res, fmt.Errorf("%w: cannot unpack %q", ErrNotArchive, wrap)
+	}
+	if verr != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if errors.Is(verr, ErrDiskFull) || errors.Is(verr, ErrCorrupt) || errors.Is(verr, ErrNotArchive) {
+			return res, verr
+		}
+		return res, fmt.Errorf("%w: %w", ErrCorrupt, verr)
+	}
+	// Hash whatever follows (tar padding, a second tar member).
+	if _, err := io.Copy(io.Discard, obj); err != nil {
+		return res, err
+	}
+	res.ObjectSHA256 = hex.EncodeToString(objSHA.Sum(nil))
+	if wrap == WrapNone {
+		res.DumpSHA256 = res.ObjectSHA256
+	}
+	res.Verified = append(res.Verified, "pg_dump-archive-complete")
+
+	compare := func(name string, want, got []byte) error {
+		if len(want) == 0 {
+			return nil
+		}
+		if string(want) != string(got) {
+			return fmt.Errorf("%w: %s says %x, the download hashes to %x", ErrChecksum, name, want, got)
+		}
+		res.Verified = append(res.Verified, name)
+		return nil
+	}
+	sum := objSHA.Sum(nil)
+	if err := compare("s3-sha256", exp.SHA256, sum); err != nil {
+		return res, err
+	}
+	if err := compare("sidecar-sha256", exp.SidecarSHA256, sum); err != nil {
+		return res, err
+	}
+	if objMD5 != nil {
+		md := objMD5.Sum(nil)
+		if err := compare("sidecar-md5", exp.SidecarMD5, md); err != nil {
+			return res, err
+		}
+		if exp.ETag != "" && !strings.Contains(exp.ETag, "-") && len(exp.SHA256) == 0 {
+			want, err := hex.DecodeString(exp.ETag)
+			if err == nil && len(want) == md5.Size {
+				if err := compare("etag-md5", want, md); err != nil {
+					return res, err
+				}
+			}
+		}
+	}
+	if mp != nil {
+		if got := mp.etag(); got != exp.ETag {
+			return res, fmt.Errorf("%w: multipart ETag is %s, the download gives %s (with %d-byte parts)", ErrChecksum, exp.ETag, got, exp.UploadPartSize)
+		}
+		res.Verified = append(res.Verified, "etag-multipart")
+	}
+	return res, nil
+}
+
+// unwrap decompresses a gzip (or tar.gz) stream into dst while reading the
+// pg_dump archive to its end, and returns it with the dump's size and hash.
+func unwrap(r io.Reader, dst, wrap string) (*dump.Archive, int64, string, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+	}
+	var inner io.Reader = zr
+	if wrap == WrapTarGz {
+		tr := tar.NewReader(zr)
+		found := false
+		for !found {
+			hdr, err := tr.Next()
+			if err != nil {
+				return nil, 0, "", fmt.Errorf("%w: no pg_dump archive in the tar file (%v)", ErrNotArchive, err)
+			}
+			if hdr.Typeflag != tar.TypeReg {
+				continue
+			}
+			br := bufio.NewReader(tr)
+			if head, _ := br.Peek(5); string(head) == "PGDMP" {
+				inner, found = br, true
+			}
+		}
+	}
+	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer out.Close()
+	bw := bufio.NewWriterSize(out, 1<<20)
+	sum := sha256.New()
+	cw := &countWriter{}
+	tee := io.TeeReader(inner, &failWriter{w: io.MultiWriter(bw, sum, cw), path: dst})
+	a, err := dump.Verify(tee)
+	if err != nil {
+		var fw *failWriteError
+		if errors.As(err, &fw) {
+			return nil, 0, "", fw.err
+		}
+		return nil, 0, "", err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return nil, 0, "", fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	// Read the gzip stream to its end so its CRC is checked too.
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, 0, "", diskErr(dst, err)
+	}
+	return a, cw.n, hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// DecodeS3SHA256 decodes a base64 S3 checksum.
+func DecodeS3SHA256(b64 string) []byte {
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != sha256.Size {
+		return nil
+	}
+	return b
+}
+
+// ParseSidecar reads the digest from a sha256sum/md5sum-style file ("HEX  name").
+func ParseSidecar(b []byte, size int) []byte {
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return nil
+	}
+	d, err := hex.DecodeString(fields[0])
+	if err != nil || len(d) != size {
+		return nil
+	}
+	return d
+}
+
+type multipartMD5 struct {
+	size   int64
+	n      int64
+	cur    hash.Hash
+	digest []byte
+	parts  int
+}
+
+func (m *multipartMD5) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		k := min(int64(len(p)), m.size-m.n)
+		m.cur.Write(p[:k])
+		m.n += k
+		p = p[k:]
+		if m.n == m.size {
+			m.digest = m.cur.Sum(m.digest)
+			m.parts++
+			m.cur.Reset()
+			m.n = 0
+		}
+	}
+	return total, nil
+}
+
+func (m *multipartMD5) etag() string {
+	d, parts := m.digest, m.parts
+	if m.n > 0 {
+		d = m.cur.Sum(d)
+		parts++
+	}
+	s := md5.Sum(d)
+	return fmt.Sprintf("%x-%d", s, parts)
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// failWriter marks write errors so they are told apart from read errors
+// after passing through the dump reader.
+type failWriter struct {
+	w    io.Writer
+	path string
+}
+
+type failWriteError struct{ err error }
+
+func (e *failWriteError) Error() string { return e.err.Error() }
+func (e *failWriteError) Unwrap() error { return e.err }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, &failWriteError{err: diskErr(f.path, err)}
+	}
+	return n, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

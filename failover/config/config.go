@@ -1,0 +1,405 @@
+// Package config loads and validates lifeboat.yaml: global settings and one
+// block per app. It owns the search order of the config file, the LIFEBOAT_*
+// environment overrides, the defaults, and error messages that name the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+	"github.com/spf13/viper"
+)
+
+// Named errors. Every error returned by Load wraps one of them.
+var (
+	// ErrNotFound: no config file at any of the searched places.
+	ErrNotFound = errors.New("no config file found")
+	// ErrInvalid: the file was read but a key is missing or wrong.
+	ErrInvalid = errors.New("invalid config")
+	// ErrNoSuchApp: --app names an app the config does not have, or it was
+	// left out while several apps are configured.
+	ErrNoSuchApp = errors.New("no such app")
+)
+
+// DefaultStateDir is where state lives unless state_dir says otherwise.
+const DefaultStateDir = "/var/lib/lifeboat"
+
+// SearchPaths are tried in order when neither --config nor LIFEBOAT_CONFIG is set.
+var SearchPaths = []string{"./lifeboat.yaml", "/etc/lifeboat/lifeboat.yaml"}
+
+// Config is the whole resolved config file.
+type Config struct {
+	// StateDir holds locks, caches, generations and reports.
+	StateDir string `mapstructure:"state_dir" json:"state_dir" yaml:"state_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `mapstructure:"log_level" json:"log_level" yaml:"log_level"`
+	// Apps are the apps this VPS keeps a standby of.
+	Apps []App `mapstructure:"apps" json:"apps" yaml:"apps"`
+
+	// Path is the file the config was read from.
+	Path string `mapstructure:"-" json:"path" yaml:"-"`
+}
+
+// App is one app's settings.
+type App struct {
+	Name     string   `mapstructure:"name" json:"name" yaml:"name"`
+	S3       S3       `mapstructure:"s3" json:"s3" yaml:"s3"`
+	Cache    Cache    `mapstructure:"cache" json:"cache" yaml:"cache"`
+	Download Download `mapstructure:"download" json:"download" yaml:"download"`
+
+	// StateDir is this app's own directory under the global state_dir.
+	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
+}
+
+// S3 says where the app's backup archives are.
+type S3 struct {
+	Bucket string `mapstructure:"bucket" json:"bucket" yaml:"bucket"`
+	// Prefix is the folder the backup job writes to, e.g.
+	// "backups/your-app/HEROKU_POSTGRESQL_NAVY_URL/".
+	Prefix string `mapstructure:"prefix" json:"prefix" yaml:"prefix"`
+	Region string `mapstructure:"region" json:"region" yaml:"region"`
+	// Endpoint and PathStyle are for S3-compatible stores (MinIO, R2, B2…).
+	Endpoint  string `mapstructure:"endpoint" json:"endpoint" yaml:"endpoint"`
+	PathStyle bool   `mapstructure:"path_style" json:"path_style" yaml:"path_style"`
+	// CredentialsFile is an AWS shared-credentials file of mode 0600; when
+	// empty the AWS default chain (env, ~/.aws, instance role) is used.
+	CredentialsFile string `mapstructure:"credentials_file" json:"credentials_file" yaml:"credentials_file"`
+	// Profile selects the section of the credentials file.
+	Profile string `mapstructure:"profile" json:"profile" yaml:"profile"`
+	// RestoreTier and RestoreDays are used when an archive is in GLACIER or
+	// DEEP_ARCHIVE: Expedited, Standard or Bulk; days the copy stays readable.
+	RestoreTier string `mapstructure:"restore_tier" json:"restore_tier" yaml:"restore_tier"`
+	RestoreDays int    `mapstructure:"restore_days" json:"restore_days" yaml:"restore_days"`
+	// Timeout bounds each S3 request that is not a data transfer, so an
+	// outage is reported in seconds.
+	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+}
+
+// Cache is the local archive cache on the VPS.
+type Cache struct {
+	// Dir defaults to {state_dir}/{app}/archives.
+	Dir string `mapstructure:"dir" json:"dir" yaml:"dir"`
+	// Keep is how many verified archives to keep (newest first).
+	Keep int `mapstructure:"keep" json:"keep" yaml:"keep"`
+}
+
+// Download tunes the transfer from S3.
+type Download struct {
+	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
+	PartSize    ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
+	// BandwidthLimit caps the transfer rate in bytes per second; 0 means none.
+	BandwidthLimit ByteSize `mapstructure:"bandwidth_limit" json:"bandwidth_limit" yaml:"bandwidth_limit"`
+	// Retries is how often a failed part is tried again.
+	Retries int `mapstructure:"retries" json:"retries" yaml:"retries"`
+	// CheckedCandidates caps how many objects are opened to read their
+	// pg_dump header when looking for the newest valid archive.
+	CheckedCandidates int `mapstructure:"checked_candidates" json:"checked_candidates" yaml:"checked_candidates"`
+}
+
+// Resolve returns the config file path to use: the explicit one, then
+// LIFEBOAT_CONFIG, then the first of SearchPaths that exists.
+func Resolve(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if env := os.Getenv("LIFEBOAT_CONFIG"); env != "" {
+		return env, nil
+	}
+	for _, p := range SearchPaths {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w (looked at --config, LIFEBOAT_CONFIG, %s): copy the example with `lifeboat config example > lifeboat.yaml` and edit it",
+		ErrNotFound, strings.Join(SearchPaths, ", "))
+}
+
+// Load reads, overrides from the environment, defaults and validates the
+// config file at path (see Resolve). Errors wrap ErrNotFound or ErrInvalid.
+func Load(path string) (*Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotFound, path, err)
+	}
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	v.SetEnvPrefix("LIFEBOAT")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	for _, k := range []string{"state_dir", "log_level"} {
+		_ = v.BindEnv(k)
+	}
+	apps, err := appsWithEnv(v.Get("apps"))
+	if err != nil {
+		return nil, err
+	}
+	v.Set("apps", apps)
+
+	var c Config
+	err = v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.TextUnmarshallerHookFunc(),
+	)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, path, cleanDecodeError(err))
+	}
+	c.Path = path
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// appsWithEnv applies LIFEBOAT_APPS_<APP>_<KEY> (and, when there is only one
+// app, LIFEBOAT_APP_<KEY>) environment overrides to the raw apps list.
+func appsWithEnv(raw any) ([]any, error) {
+	list, ok := raw.([]any)
+	if raw != nil && !ok {
+		return nil, fmt.Errorf("%w: apps: must be a list of apps, each with a name", ErrInvalid)
+	}
+	leaves := leafKeys(reflect.TypeOf(App{}), "")
+	for i, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: apps[%d]: must be a mapping with name, s3, …", ErrInvalid, i)
+		}
+		name, _ := m["name"].(string)
+		prefixes := []string{"LIFEBOAT_APPS_" + envName(name) + "_"}
+		if len(list) == 1 {
+			prefixes = append(prefixes, "LIFEBOAT_APP_")
+		}
+		for _, leaf := range leaves {
+			for _, p := range prefixes {
+				if val, ok := os.LookupEnv(p + envName(leaf)); ok {
+					setPath(m, strings.Split(leaf, "."), val)
+					break
+				}
+			}
+		}
+	}
+	return list, nil
+}
+
+// EnvNames lists the environment variables that override keys of the named
+// app, for documentation and `config check`.
+func EnvNames(app string) []string {
+	var out []string
+	for _, leaf := range leafKeys(reflect.TypeOf(App{}), "") {
+		out = append(out, "LIFEBOAT_APPS_"+envName(app)+"_"+envName(leaf))
+	}
+	return out
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+func envName(s string) string { return strings.ToUpper(nonAlnum.ReplaceAllString(s, "_")) }
+
+func leafKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+		if tag == "" || tag == "-" || tag == "name" {
+			continue
+		}
+		key := tag
+		if prefix != "" {
+			key = prefix + "." + tag
+		}
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, leafKeys(f.Type, key)...)
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+func setPath(m map[string]any, path []string, val string) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = val
+}
+
+func cleanDecodeError(err error) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, "decoding failed due to the following error(s):\n\n", "")
+	s = strings.ReplaceAll(s, "has invalid keys:", "has unknown keys (typo?):")
+	return strings.ReplaceAll(s, "\n", "; ")
+}
+
+func (c *Config) applyDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		a.StateDir = filepath.Join(c.StateDir, a.Name)
+		if a.Cache.Dir == "" {
+			a.Cache.Dir = filepath.Join(a.StateDir, "archives")
+		}
+		if a.Cache.Keep == 0 {
+			a.Cache.Keep = 2
+		}
+		if a.S3.Region == "" {
+			a.S3.Region = "us-east-1"
+		}
+		if a.S3.RestoreTier == "" {
+			a.S3.RestoreTier = "Standard"
+		}
+		if a.S3.RestoreDays == 0 {
+			a.S3.RestoreDays = 3
+		}
+		if a.S3.Timeout == 0 {
+			a.S3.Timeout = Duration(30e9)
+		}
+		if a.Download.Concurrency == 0 {
+			a.Download.Concurrency = max(4, 2*runtime.NumCPU())
+		}
+		if a.Download.PartSize == 0 {
+			a.Download.PartSize = 16 << 20
+		}
+		if a.Download.Retries == 0 {
+			a.Download.Retries = 5
+		}
+		if a.Download.CheckedCandidates == 0 {
+			a.Download.CheckedCandidates = 20
+		}
+	}
+}
+
+var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Validate checks every key and returns all problems at once, each naming
+// its key; the error wraps ErrInvalid.
+func (c *Config) Validate() error {
+	var errs []string
+	add := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		add("state_dir", "must be an absolute path, got %q", c.StateDir)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if len(c.Apps) == 0 {
+		add("apps", "no app configured: add at least one entry with a name and an s3 bucket")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Apps {
+		key := fmt.Sprintf("apps[%d]", i)
+		if a.Name != "" {
+			key = fmt.Sprintf("apps[%s]", a.Name)
+		}
+		switch {
+		case a.Name == "":
+			add(key+".name", "is required")
+		case !appNameRE.MatchString(a.Name):
+			add(key+".name", "%q must be lower-case letters, digits, - and _ (it names directories and Docker objects)", a.Name)
+		case seen[a.Name]:
+			add(key+".name", "%q is used by two apps", a.Name)
+		}
+		seen[a.Name] = true
+		if a.S3.Bucket == "" {
+			add(key+".s3.bucket", "is required (the bucket your backup job writes to)")
+		}
+		if strings.HasPrefix(a.S3.Prefix, "/") {
+			add(key+".s3.prefix", "must not start with / (S3 keys have no leading slash), got %q", a.S3.Prefix)
+		}
+		if a.S3.Endpoint != "" && !strings.HasPrefix(a.S3.Endpoint, "http://") && !strings.HasPrefix(a.S3.Endpoint, "https://") {
+			add(key+".s3.endpoint", "must be a URL starting with http:// or https://, got %q", a.S3.Endpoint)
+		}
+		if f := a.S3.CredentialsFile; f != "" {
+			if err := checkSecretFile(f); err != nil {
+				add(key+".s3.credentials_file", "%v", err)
+			}
+		}
+		switch a.S3.RestoreTier {
+		case "Expedited", "Standard", "Bulk":
+		default:
+			add(key+".s3.restore_tier", "must be Expedited, Standard or Bulk, got %q", a.S3.RestoreTier)
+		}
+		if a.S3.RestoreDays < 1 {
+			add(key+".s3.restore_days", "must be at least 1, got %d", a.S3.RestoreDays)
+		}
+		if !filepath.IsAbs(a.Cache.Dir) {
+			add(key+".cache.dir", "must be an absolute path, got %q", a.Cache.Dir)
+		}
+		if a.Cache.Keep < 1 {
+			add(key+".cache.keep", "must be at least 1, got %d", a.Cache.Keep)
+		}
+		if a.Download.Concurrency < 1 || a.Download.Concurrency > 256 {
+			add(key+".download.concurrency", "must be between 1 and 256, got %d", a.Download.Concurrency)
+		}
+		if a.Download.PartSize < 1<<20 || a.Download.PartSize > 5<<30 {
+			add(key+".download.part_size", "must be between 1MiB and 5GiB, got %s", a.Download.PartSize)
+		}
+		if a.Download.BandwidthLimit < 0 || (a.Download.BandwidthLimit > 0 && a.Download.BandwidthLimit < 64<<10) {
+			add(key+".download.bandwidth_limit", "must be 0 (unlimited) or at least 64KiB/s, got %s", a.Download.BandwidthLimit)
+		}
+		if a.Download.Retries < 0 {
+			add(key+".download.retries", "must not be negative")
+		}
+		if a.Download.CheckedCandidates < 1 {
+			add(key+".download.checked_candidates", "must be at least 1")
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(errs, "\n  "))
+}
+
+// App returns the app called name. An empty name is allowed when exactly one
+// app is configured. The error wraps ErrNoSuchApp and lists the names.
+func (c *Config) App(name string) (*App, error) {
+	var names []string
+	for i := range c.Apps {
+		if c.Apps[i].Name == name {
+			return &c.Apps[i], nil
+		}
+		names = append(names, c.Apps[i].Name)
+	}
+	if name == "" {
+		if len(c.Apps) == 1 {
+			return &c.Apps[0], nil
+		}
+		return nil, fmt.Errorf("%w: %d apps are configured (%s): pick one with --app", ErrNoSuchApp, len(names), strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("%w: %q is not in %s (configured: %s)", ErrNoSuchApp, name, c.Path, strings.Join(names, ", "))
+}
+
+func checkSecretFile(path string) error { return fsutil.CheckSecretFile(path) }
+
+// Redacted returns a copy fit for printing. Secrets are only ever named by
+// path in the config (credentials_file and friends), so nothing needs to be
+// cut today; fields that carry secret values are masked here as they appear.
+func (c *Config) Redacted() Config {
+	out := *c
+	out.Apps = append([]App(nil), c.Apps...)
+	return out
+}
