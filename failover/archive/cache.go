@@ -35,11 +35,11 @@ type Manifest struct {
 	ObjectSHA256 string    `json:"object_sha256"`
 	Wrap         string    `json:"wrap"`
 	// The unpacked pg_dump archive.
-	DumpFile   string    `json:"dump_file"`
-	DumpSize   int64     `json:"dump_size"`
-	DumpSHA256 string    `json:"dump_sha256"`
-	CapturedAt time.Time `json:"captured_at"`
-	TimeSource string    `json:"time_source"`
+	DumpFile   string      `json:"dump_file"`
+	DumpSize   int64       `json:"dump_size"`
+	DumpSHA256 string      `json:"dump_sha256"`
+	CapturedAt time.Time   `json:"captured_at"`
+	TimeSource string      `json:"time_source"`
 	Header     dump.Header `json:"header"`
 	TOCEntries int         `json:"toc_entries"`
 	DataTables int         `json:"data_tables"`
