@@ -193,6 +193,12 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			}
 		}
 	}
+	// best points into l.Candidates, which is about to be reordered.
+	var bestKey string
+	var bestAt time.Time
+	if best != nil {
+		bestKey, bestAt = best.Key, best.CapturedAt
+	}
 	sort.SliceStable(l.Candidates, func(i, j int) bool {
 		a, b := l.Candidates[i], l.Candidates[j]
 		if !a.CapturedAt.Equal(b.CapturedAt) {
@@ -200,15 +206,15 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 		}
 		return a.Key > b.Key
 	})
-	if best != nil {
-		l.Newest = best.Key
+	if bestKey != "" {
+		l.Newest = bestKey
 		for _, c := range l.Candidates {
 			if c.Status == StatusValid || (c.Status == StatusUnchecked && !capped) || c.SkipReason == "folder marker" || IsSidecar(c.Key) {
 				continue
 			}
-			if c.CapturedAt.After(best.CapturedAt) {
+			if c.CapturedAt.After(bestAt) {
 				l.Warnings = append(l.Warnings, fmt.Sprintf("%s is newer than the archive picked (%s) but was skipped: %s",
-					c.Key, best.Key, c.SkipReason))
+					c.Key, bestKey, c.SkipReason))
 			}
 		}
 	}
