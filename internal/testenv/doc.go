@@ -1,0 +1,21 @@
+// Package testenv starts the real components Lifeboat's tests run against and
+// builds the fixtures they need. It is imported only by _test.go files.
+//
+//   - [StartS3]: a MinIO server process on 127.0.0.1 (the real S3 API), with
+//     an aws-sdk-go-v2 client pointed at it; it can be stopped and started
+//     again for outage tests.
+//   - [StartPostgres]: a throw-away local Postgres cluster, to produce real
+//     pg_dump custom-format archives ([Postgres.Dump]) of a database shaped
+//     like a Heroku app's ([LoadHerokuLike]).
+//   - [RequireDocker], [RequirePostgresImage]: the real Docker Engine and the
+//     locally built postgres image ([PostgresImage]).
+//   - Fixtures: [Gzip], [TarGz], [HerokuKey].
+//
+// Everything is installed by scripts/test-deps.sh; a missing component fails
+// the test (t.Fatal) and names that script; nothing is ever skipped. Every
+// process started here is stopped by t.Cleanup, and is killed by the kernel if
+// the test binary dies first (parent-death signal), so none outlives a test.
+//
+// Helpers take a testing.TB and fail the test on error, so they can be used
+// from tests and benchmarks alike; they are safe to use from parallel tests.
+package testenv
