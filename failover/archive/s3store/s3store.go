@@ -51,23 +51,28 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	dialer := &net.Dialer{Timeout: min(o.Timeout, 10*time.Second), KeepAlive: 30 * time.Second}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          max(o.MaxConns, 16) * 2,
-		MaxIdleConnsPerHost:   max(o.MaxConns, 16) * 2,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: o.Timeout,
-		ExpectContinueTimeout: time.Second,
-		// Archives are already compressed; asking for gzip would only make
-		// Go transparently decompress a Content-Encoding: gzip object.
-		DisableCompression: true,
-	}
+	// A BuildableClient (not a bare http.Client) so that AWS_CA_BUNDLE and
+	// the other SDK settings can still adjust the transport.
+	conns := max(o.MaxConns, 16) * 2
+	httpClient := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) {
+			d.Timeout = min(o.Timeout, 10*time.Second)
+			d.KeepAlive = 30 * time.Second
+		}).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns = conns
+			tr.MaxIdleConnsPerHost = conns
+			tr.IdleConnTimeout = 90 * time.Second
+			tr.TLSHandshakeTimeout = 10 * time.Second
+			tr.ResponseHeaderTimeout = o.Timeout
+			tr.ExpectContinueTimeout = time.Second
+			// Archives are already compressed; asking for gzip would only
+			// make Go transparently decompress a Content-Encoding: gzip object.
+			tr.DisableCompression = true
+		})
 	loadOpts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(o.Region),
-		awsconfig.WithHTTPClient(&http.Client{Transport: transport}),
+		awsconfig.WithHTTPClient(httpClient),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3 })
 		}),
@@ -251,6 +256,8 @@ func (s *Store) wrap(op string, err error) error {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		switch code := re.HTTPStatusCode(); {
+		case code == 0: // no response: the request was never answered
+			return fmt.Errorf("%s: %w: %v", op, archive.ErrUnreachable, rootCause(err))
 		case code == http.StatusMovedPermanently:
 			if r := bucketRegion(err); r != "" {
 				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)

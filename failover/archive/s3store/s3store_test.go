@@ -1,0 +1,138 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
+)
+
+func newStore(t *testing.T, s *testenv.S3, bucket string, mod ...func(*Options)) *Store {
+	t.Helper()
+	o := Options{Bucket: bucket, Region: s.Region, Endpoint: s.Endpoint, PathStyle: true,
+		CredentialsFile: s.WriteCredentialsFile(t, t.TempDir()), Timeout: 5 * time.Second, MaxConns: 4}
+	for _, m := range mod {
+		m(&o)
+	}
+	st, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+var (
+	dumpOnce sync.Once
+	dumpData []byte
+)
+
+func realDump(t *testing.T) []byte {
+	dumpOnce.Do(func() {
+		p := testenv.StartPostgres(t)
+		testenv.LoadHerokuLike(t, p, "app", 500)
+		dumpData = p.Dump(t, "app")
+	})
+	if dumpData == nil {
+		t.Fatal("no fixture dump")
+	}
+	return dumpData
+}
+
+func TestListFollowsPaginationAndHeadReadsChecksums(t *testing.T) {
+	s := testenv.StartS3(t)
+	s.CreateBucket(t, "backups")
+	// More than one page of 1,000 keys.
+	const n = 1205
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.Put(t, "backups", fmt.Sprintf("p/old/%04d.txt", i), []byte("x"))
+		}(i)
+	}
+	wg.Wait()
+	key := "p/" + testenv.HerokuKey("app", "DATABASE_URL", time.Date(2024, 5, 1, 3, 0, 0, 0, time.UTC), "UTC", false)
+	s.Put(t, "backups", key, realDump(t), testenv.WithSHA256Checksum())
+	st := newStore(t, s, "backups")
+	objs, err := st.List(context.Background(), "p/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != n+1 {
+		t.Fatalf("listed %d objects, want %d", len(objs), n+1)
+	}
+	o, err := st.Head(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ChecksumSHA256 == "" || archive.DecodeS3SHA256(o.ChecksumSHA256) == nil || o.Size != int64(len(realDump(t))) {
+		t.Fatalf("head: %+v", o)
+	}
+	rc, err := st.Open(context.Background(), key, 5, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != string(realDump(t)[5:15]) {
+		t.Fatalf("range read %q", b)
+	}
+}
+
+func TestErrorsAreNamed(t *testing.T) {
+	s := testenv.StartS3(t)
+	s.CreateBucket(t, "backups")
+	ctx := context.Background()
+
+	if _, err := newStore(t, s, "nope").List(ctx, ""); !errors.Is(err, archive.ErrNoBucket) || !strings.Contains(err.Error(), "s3.bucket") {
+		t.Errorf("missing bucket: %v", err)
+	}
+	if _, err := newStore(t, s, "backups").Head(ctx, "missing"); !errors.Is(err, archive.ErrNotFound) {
+		t.Errorf("missing key: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "creds")
+	os.WriteFile(bad, []byte("[default]\naws_access_key_id = wrong\naws_secret_access_key = wrongwrongwrong\n"), 0o600)
+	st := newStore(t, s, "backups", func(o *Options) { o.CredentialsFile = bad })
+	if _, err := st.List(ctx, ""); !errors.Is(err, archive.ErrDenied) || !strings.Contains(err.Error(), "credentials") {
+		t.Errorf("wrong credentials: %v", err)
+	}
+	// Nothing listens on this port: an outage, reported fast.
+	port := testenv.FreePort(t)
+	st = newStore(t, s, "backups", func(o *Options) { o.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", port) })
+	start := time.Now()
+	if _, err := st.List(ctx, ""); !errors.Is(err, archive.ErrUnreachable) {
+		t.Errorf("unreachable: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("outage took %v to report", d)
+	}
+	// The server goes away mid-session.
+	st = newStore(t, s, "backups")
+	s.Stop(t)
+	if _, err := st.List(ctx, ""); !errors.Is(err, archive.ErrUnreachable) {
+		t.Errorf("stopped server: %v", err)
+	}
+}
+
+func TestWrongRegionNamesTheKey(t *testing.T) {
+	s := testenv.StartS3(t)
+	s.CreateBucket(t, "backups")
+	st := newStore(t, s, "backups", func(o *Options) { o.Region = "eu-west-3" })
+	_, err := st.List(context.Background(), "")
+	if !errors.Is(err, archive.ErrWrongRegion) || !strings.Contains(err.Error(), "s3.region") {
+		t.Fatalf("wrong region: %v", err)
+	}
+}
