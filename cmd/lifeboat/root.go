@@ -43,8 +43,9 @@ type globals struct {
 	stderr     io.Writer
 }
 
-func run(ctx context.Context, args []string) int {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+// run executes one command line and returns its exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(g.stdout)
