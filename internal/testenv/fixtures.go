@@ -185,12 +185,16 @@ ANALYZE;
 // app.accounts, app.projects, app.events and billing.invoices; see
 // [HerokuLikeRowCounts] for every table's count. Sequences are left ahead of
 // the largest id, as in a live app, and the materialized view is refreshed.
+// The database's search_path includes heroku_ext, as on Heroku.
 func LoadHerokuLike(t testing.TB, p *Postgres, db string, rows int) {
 	t.Helper()
 	if rows < 0 {
 		t.Fatalf("testenv: LoadHerokuLike: rows = %d", rows)
 	}
 	p.CreateDB(t, db)
+	// As on Heroku, heroku_ext's functions and operators resolve unqualified.
+	// A database setting: pg_dump leaves it out (unless --create).
+	p.Exec(t, "postgres", "ALTER DATABASE "+quoteIdent(db)+` SET search_path = "$user", public, heroku_ext;`)
 	p.Exec(t, db, HerokuLikeSchema)
 	p.Exec(t, db, fmt.Sprintf(herokuLikeData, rows))
 }

@@ -358,4 +358,3 @@ func (p *Postgres) URL(db string) string {
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
-
