@@ -48,6 +48,7 @@ type Candidate struct {
 	Cached bool `json:"cached"`
 
 	bound time.Time // no data in the object can be newer than this
+	guess time.Time // capture time estimated before opening (name or LastModified)
 }
 
 // Listing is the result of Scan.
@@ -122,6 +123,7 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 		if !c.Name.Time.IsZero() && c.Name.ZoneKnown && !c.Name.ArchiveCopy {
 			c.CapturedAt, c.TimeSource = c.Name.Time, TimeFromName
 		}
+		c.guess = c.CapturedAt
 		// A backup cannot hold data from after its upload, nor (for names
 		// written at capture or copy time) from after the time in its name.
 		c.bound = ob.LastModified.Add(clockSkew)
@@ -194,10 +196,16 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 		}
 	}
 	// best points into l.Candidates, which is about to be reordered.
+	// An unusable object is "newer" than the pick when it is newer by the
+	// pick's header time or by the pick's name: either way someone should
+	// look at it.
 	var bestKey string
 	var bestAt time.Time
 	if best != nil {
 		bestKey, bestAt = best.Key, best.CapturedAt
+		if best.guess.Before(bestAt) {
+			bestAt = best.guess
+		}
 	}
 	sort.SliceStable(l.Candidates, func(i, j int) bool {
 		a, b := l.Candidates[i], l.Candidates[j]
