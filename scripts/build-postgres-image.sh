@@ -68,15 +68,22 @@ tag_alias() {
 	docker tag "${IMAGE}" "${ALIAS}"
 }
 
+cache="$(lifeboat_cache_dir)"
+mkdir -p "${cache}"
+# One build at a time on this machine (several engineers, parallel CI jobs).
+exec 9>"${cache}/postgres-image.lock"
+if ! flock -n 9; then
+	log "another build of ${IMAGE} is running: waiting for it"
+	flock 9
+fi
+
 if [ -z "${force}" ] && [ "$(image_version "${IMAGE}")" = "${IMAGE_VERSION}" ]; then
 	log "${IMAGE} is up to date (image-version ${IMAGE_VERSION})"
 	tag_alias
 	exit 0
 fi
 
-cache="$(lifeboat_cache_dir)"
 rootfs_tar="${cache}/postgres-${PG_MAJOR}-${SUITE}-rootfs-v${ROOTFS_VERSION}.tar"
-mkdir -p "${cache}"
 
 # build_rootfs debootstraps a minimal bookworm with postgresql-15 into a
 # temporary directory and stores it as ${rootfs_tar}.
@@ -211,6 +218,8 @@ trap - EXIT
 tag_alias
 # The previous build, now untagged; kept if a container still uses it.
 if [ -n "${old_id}" ] && [ "${old_id}" != "$(docker image inspect --format '{{.Id}}' "${IMAGE}")" ]; then
-	docker image rm "${old_id}" >/dev/null 2>&1 || true
+	if ! out="$(docker image rm "${old_id}" 2>&1)"; then
+		log "keeping the previous image ${old_id}: ${out}"
+	fi
 fi
 log "${IMAGE} built in $((SECONDS - start))s ($(docker image inspect --format '{{.Size}}' "${IMAGE}" | awk '{printf "%.0f MB", $1/1e6}'))"

@@ -38,13 +38,19 @@ command -v go >/dev/null || die "go not found on PATH (Go 1.26 is needed to buil
 minio="${tools}/minio"
 installed=""
 if [ -x "${minio}" ]; then
-	installed="$(go version -m "${minio}" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" { print $3 }')"
+	installed="$(go version -m "${minio}" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" { print $3 }')" || true
+fi
+if [ "${installed}" != "${MINIO_VERSION}" ]; then
+	# One build at a time: wait for a concurrent run, then look again.
+	mkdir -p "${tools}"
+	exec 8>"${tools}/.minio.lock"
+	flock 8
+	installed="$(go version -m "${minio}" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" { print $3 }')" || true
 fi
 if [ "${installed}" = "${MINIO_VERSION}" ]; then
 	log "minio ${MINIO_VERSION} already in ${tools}"
 else
 	log "building minio ${MINIO_VERSION} into ${tools} (takes a few minutes)"
-	mkdir -p "${tools}"
 	t0=${SECONDS}
 	# Outside any module (go install pkg@version ignores go.mod anyway);
 	# -buildvcs=false because there is no VCS to stamp.
