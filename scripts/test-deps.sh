@@ -26,7 +26,8 @@ tools="$(lifeboat_tools_dir)"
 
 # --- Debian packages ---------------------------------------------------------
 packages=(postgresql postgresql-contrib debootstrap ca-certificates)
-if command -v aws >/dev/null 2>&1; then
+# `command -v` alone is not enough: a pyenv shim may name a missing program.
+if command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1; then
 	log "aws already on PATH ($(command -v aws)): not installing awscli"
 else
 	packages+=(awscli)
