@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
@@ -93,11 +96,13 @@ func TestArchivesFetchInspectEndToEnd(t *testing.T) {
 	w := newWorld(t, "")
 	d := sourceDump(t)
 	good := w.key(2*time.Hour, true)
-	w.s3.Put(t, bucket, w.key(26*time.Hour, true), testenv.Gzip(t, d))
+	old := w.key(26*time.Hour, true)
+	w.s3.Put(t, bucket, old, testenv.Gzip(t, d))
 	w.s3.Put(t, bucket, good, testenv.Gzip(t, d), testenv.WithSHA256Checksum())
 	broken := w.key(time.Hour, true)
 	w.s3.Put(t, bucket, broken, []byte("<Error><Code>InternalError</Code></Error>"))
-	w.s3.Put(t, bucket, w.key(30*time.Minute, true), nil)
+	zero := w.key(30*time.Minute, true)
+	w.s3.Put(t, bucket, zero, nil)
 	w.s3.Put(t, bucket, good+".sha256", []byte("not-a-digest\n"))
 
 	code, out, errOut := lb(t, "--config", w.cfgPath, "archives", "--json")
@@ -133,8 +138,10 @@ func TestArchivesFetchInspectEndToEnd(t *testing.T) {
 
 	// The sidecar holds garbage, which is not a digest: it is ignored and the
 	// S3 SHA-256 decides.
+	// The newer broken objects make fetch exit 1 after fetching the newest
+	// valid archive: the backup job needs a look.
 	code, out, errOut = lb(t, "--config", w.cfgPath, "fetch", "--json")
-	if code != 0 {
+	if code != exitFailed || !strings.Contains(errOut, "newer objects in the bucket could not be used") {
 		t.Fatalf("fetch exit %d: %s", code, errOut)
 	}
 	var fr archive.FetchResult
@@ -174,12 +181,17 @@ func TestArchivesFetchInspectEndToEnd(t *testing.T) {
 		t.Errorf("database name %q", ins.Header.DatabaseName)
 	}
 	// inspect --key streams from S3 and unwraps gzip.
-	code, out, errOut = lb(t, "--config", w.cfgPath, "inspect", "--key", w.key(26*time.Hour, true))
+	code, out, errOut = lb(t, "--config", w.cfgPath, "inspect", "--key", old)
 	if code != 0 || !regexp.MustCompile(`wrapped in:\s+gzip`).MatchString(out) {
 		t.Fatalf("inspect --key: %d %s %s", code, out, errOut)
 	}
 
-	// A second fetch has nothing to do.
+	// Clean up the bucket; a second fetch has nothing to do.
+	for _, k := range []string{broken, zero} {
+		if _, err := w.s3.Client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	code, out, _ = lb(t, "--config", w.cfgPath, "fetch")
 	if code != 0 || !strings.Contains(out, "already cached") {
 		t.Fatalf("second fetch: %d %s", code, out)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -60,8 +59,14 @@ without --wait the command reports the restore as pending and exits 1.`,
 				g.warn("%s", w)
 			}
 			if err != nil {
-				if errors.Is(err, archive.ErrRestorePending) && g.json {
-					_ = g.emit(res, nil)
+				// Something was done (an archive fetched, a restore
+				// requested): report it before the error.
+				if res.Entry != nil || res.Status == archive.FetchRestorePending {
+					_ = g.emit(res, func(w io.Writer) {
+						if res.Entry != nil {
+							printFetch(w, res)
+						}
+					})
 				}
 				if cmd.Context().Err() != nil {
 					return fmt.Errorf("%w\nrun the same command again to resume", err)

@@ -16,6 +16,33 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 )
 
+// ErrVerify is returned (together with the reason: ErrChecksum, ErrCorrupt,
+// ErrNotArchive or a dump error) when a downloaded archive fails
+// verification. Nothing is added to the cache then.
+var ErrVerify = errors.New("archive failed verification")
+
+// VerifyError is the error of an archive that was downloaded but failed
+// verification; errors.Is(err, ErrVerify) holds for it.
+type VerifyError struct {
+	Key string
+	Err error
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("archive %s failed verification, nothing was added to the cache: %v", e.Key, e.Err)
+}
+
+// Unwrap returns ErrVerify and the reason.
+func (e *VerifyError) Unwrap() []error { return []error{ErrVerify, e.Err} }
+
+// ErrNewerUnusable is returned by Fetch after it fetched the newest valid
+// archive when newer objects in the bucket could not be used: the backup job
+// may be failing, and someone should look.
+var ErrNewerUnusable = errors.New("newer objects in the bucket could not be used")
+
+// maxFallbacks bounds how many broken archives Fetch skips before giving up.
+const maxFallbacks = 3
+
 // ErrRestorePending is returned by Fetch when the archive is in GLACIER or
 // DEEP_ARCHIVE and its restore has been requested but is not done yet.
 var ErrRestorePending = errors.New("archive restore from GLACIER is pending")
@@ -95,34 +122,74 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 		f.log().Info("removed leftovers of an interrupted run", "files", removed)
 	}
 
-	var cand Candidate
-	if req.Key == "" {
-		so := f.Scan
-		so.Cached = func(o Object) bool { _, ok := f.Cache.Find(o.Key, o.ETag); return ok }
+	if req.Key != "" {
+		cand := Candidate{Name: ParseName(req.Key)}
+		cand.Key = req.Key
+		err := f.fetchOne(ctx, cand, req, res)
+		res.Seconds = time.Since(start).Seconds()
+		return res, err
+	}
+	// The newest valid archive; when it fails the full verification, the
+	// next one, saying so.
+	so := f.Scan
+	so.Cached = func(o Object) bool { _, ok := f.Cache.Find(o.Key, o.ETag); return ok }
+	so.Exclude = map[string]string{}
+	var failed []string
+	var lastErr error
+	for {
 		l, err := Scan(ctx, f.Store, f.Prefix, so)
 		if err != nil {
 			return res, err
 		}
 		res.Listing = l
-		res.Warnings = append(res.Warnings, l.Warnings...)
 		c, ok := l.NewestCandidate()
+		if !ok && lastErr != nil {
+			res.Warnings = append(res.Warnings, failed...)
+			return res, fmt.Errorf("%w under %s that passes verification; the last one tried: %w", ErrNoArchive, f.Store, lastErr)
+		}
 		if !ok {
 			return res, fmt.Errorf("%w under %s (%s): see `lifeboat archives` for why each object was skipped",
 				ErrNoArchive, f.Store, summarize(l))
 		}
-		cand = *c
-	} else {
-		cand = Candidate{Name: ParseName(req.Key)}
-		cand.Key = req.Key
+		err = f.fetchOne(ctx, *c, req, res)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrVerify) || len(so.Exclude) >= maxFallbacks-1 {
+			res.Warnings = append(res.Warnings, failed...)
+			return res, err
+		}
+		lastErr = err
+		reason := err.Error()
+		var ve *VerifyError
+		if errors.As(err, &ve) {
+			reason = ve.Err.Error()
+		}
+		so.Exclude[c.Key] = "downloaded, but failed verification: " + reason
+		failed = append(failed, err.Error())
 	}
-	res.Key = cand.Key
+	res.Seconds = time.Since(start).Seconds()
+	// The listing's warnings name every newer object that was not used,
+	// including those that failed verification here.
+	res.Warnings = append(res.Warnings, res.Listing.Warnings...)
+	if len(res.Listing.Warnings) > 0 {
+		return res, fmt.Errorf("%w: fetched %s, but %d newer object(s) were skipped (see the warnings above): check the backup job",
+			ErrNewerUnusable, res.Key, len(res.Listing.Warnings))
+	}
+	return res, nil
+}
 
+// fetchOne fetches the candidate c into the cache and fills res.
+func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest, res *FetchResult) error {
+	res.Key = cand.Key
+	res.Entry = nil
+	res.Status = ""
 	obj, err := f.Store.Head(ctx, cand.Key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return res, fmt.Errorf("no object %q in %s: %w (list them with `lifeboat archives`)", cand.Key, f.Store, err)
+			return fmt.Errorf("no object %q in %s: %w (list them with `lifeboat archives`)", cand.Key, f.Store, err)
 		}
-		return res, err
+		return err
 	}
 	if cand.CapturedAt.IsZero() {
 		cand.CapturedAt, cand.TimeSource = obj.LastModified, TimeFromLastModified
@@ -131,7 +198,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 		}
 	}
 	if obj.Size == 0 {
-		return res, fmt.Errorf("%w: %s is a zero-byte object (a failed upload?)", ErrNotArchive, obj.Key)
+		return fmt.Errorf("%w: %s is a zero-byte object (a failed upload?)", ErrNotArchive, obj.Key)
 	}
 
 	if obj.Archived() {
@@ -139,15 +206,14 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 			if errors.Is(err, ErrRestorePending) {
 				res.Status = FetchRestorePending
 			}
-			return res, err
+			return err
 		}
 	}
 
 	if e, ok := f.Cache.Find(obj.Key, obj.ETag); ok {
 		res.Status, res.Entry = FetchAlreadyCached, &e
 		res.Pruned, err = f.prune(e.Path)
-		res.Seconds = time.Since(start).Seconds()
-		return res, err
+		return err
 	}
 
 	exp := Expect{Size: obj.Size}
@@ -169,7 +235,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 	dlStart := time.Now()
 	res.Download, err = Download(ctx, f.Store, obj, partial, f.Download)
 	if err != nil {
-		return res, err
+		return err
 	}
 	dlSecs := time.Since(dlStart).Seconds()
 	if dlSecs > 0 {
@@ -179,14 +245,14 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 	head := make([]byte, SniffSize)
 	pf, err := os.Open(partial)
 	if err != nil {
-		return res, err
+		return err
 	}
 	n, _ := io.ReadFull(pf, head)
 	pf.Close()
 	sn, err := Sniff(head[:n], int64(n) == obj.Size)
 	if err != nil {
 		DiscardPartial(partial)
-		return res, fmt.Errorf("%s: %w", obj.Key, err)
+		return &VerifyError{Key: obj.Key, Err: err}
 	}
 	un, err := Unpack(ctx, partial, unpackTo, sn.Wrap, exp)
 	if err != nil {
@@ -194,9 +260,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || isDumpError(err) {
 			// The bytes are bad: resuming them would not help.
 			DiscardPartial(partial)
-			return res, fmt.Errorf("archive %s failed verification, nothing was added to the cache: %w", obj.Key, err)
+			return &VerifyError{Key: obj.Key, Err: err}
 		}
-		return res, err
+		return err
 	}
 	if !sn.Header.CreatedAt.IsZero() {
 		cand.CapturedAt, cand.TimeSource = sn.Header.CreatedAt.UTC(), TimeFromHeader
@@ -211,14 +277,13 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 	}
 	e, err := f.Cache.Commit(un.DumpPath, m)
 	if err != nil {
-		return res, err
+		return err
 	}
 	DiscardPartial(partial)
 	os.Remove(unpackTo)
 	res.Status, res.Entry = FetchFetched, &e
 	res.Pruned, err = f.prune(e.Path)
-	res.Seconds = time.Since(start).Seconds()
-	return res, err
+	return err
 }
 
 func (f *Fetcher) prune(protect string) ([]string, error) {

@@ -34,8 +34,10 @@ func TestFetchNewestThenKeepsCacheTidy(t *testing.T) {
 	st, p := mixedBucket(t)
 	f := newTestFetcher(t, st, p)
 	res, err := f.Fetch(context.Background(), FetchRequest{})
-	if err != nil {
-		t.Fatal(err)
+	// The bucket has newer broken objects: the newest valid archive is
+	// fetched, and the run still fails so that someone looks.
+	if !errors.Is(err, ErrNewerUnusable) {
+		t.Fatalf("got %v, want ErrNewerUnusable", err)
 	}
 	want := p + "2024-05-01_09-00_PDT__app_DATABASE_URL.tgz"
 	if res.Status != FetchFetched || res.Key != want {
@@ -63,9 +65,9 @@ func TestFetchNewestThenKeepsCacheTidy(t *testing.T) {
 		t.Fatalf("verified = %v", e.Verified)
 	}
 
-	// Again: nothing to do.
+	// Again: nothing to do (but the broken objects are still there).
 	res2, err := f.Fetch(context.Background(), FetchRequest{})
-	if err != nil || res2.Status != FetchAlreadyCached {
+	if !errors.Is(err, ErrNewerUnusable) || res2.Status != FetchAlreadyCached {
 		t.Fatalf("second fetch: %v %v", res2.Status, err)
 	}
 
@@ -74,7 +76,7 @@ func TestFetchNewestThenKeepsCacheTidy(t *testing.T) {
 	dumpBytes := fixtureDump(t)
 	st.put(p+"2024-05-04_03-00_UTC__app_DATABASE_URL.dump.gz", testenv.Gzip(t, withCreatedAt(t, dumpBytes, at("2024-05-04 03:00"))), at("2024-05-04 03:05"))
 	res3, err := f.Fetch(context.Background(), FetchRequest{})
-	if err != nil || res3.Status != FetchFetched || !strings.HasSuffix(res3.Key, "2024-05-04_03-00_UTC__app_DATABASE_URL.dump.gz") {
+	if err != nil || len(res3.Warnings) != 0 || res3.Status != FetchFetched || !strings.HasSuffix(res3.Key, "2024-05-04_03-00_UTC__app_DATABASE_URL.dump.gz") {
 		t.Fatalf("third fetch: %+v %v", res3, err)
 	}
 	if len(res3.Pruned) != 1 || res3.Pruned[0] != want {
@@ -217,5 +219,27 @@ func TestCacheIgnoresAndCleansDumpWithoutManifest(t *testing.T) {
 	removed, err := c.Clean(time.Hour)
 	if err != nil || len(removed) != 1 || removed[0] != orphan {
 		t.Fatalf("clean removed %v (%v)", removed, err)
+	}
+}
+
+func TestFetchFallsBackWhenTheNewestFailsVerification(t *testing.T) {
+	d := fixtureDump(t)
+	st := newMemStore()
+	older := "p/2024-05-01_03-00_UTC__a_DB.dump.gz"
+	newer := "p/2024-05-02_03-00_UTC__a_DB.dump.gz"
+	st.put(older, testenv.Gzip(t, withCreatedAt(t, d, at("2024-05-01 03:00"))), at("2024-05-01 03:05"))
+	// Its first bytes are a fine archive, its end is missing.
+	full := testenv.Gzip(t, withCreatedAt(t, d, at("2024-05-02 03:00")))
+	st.put(newer, full[:len(full)/2], at("2024-05-02 03:05"))
+	f := newTestFetcher(t, st, "p/")
+	res, err := f.Fetch(context.Background(), FetchRequest{})
+	if !errors.Is(err, ErrNewerUnusable) || res.Entry == nil || res.Key != older {
+		t.Fatalf("got %v, fetched %q; want the older archive and ErrNewerUnusable", err, res.Key)
+	}
+	if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, newer) || !strings.Contains(w, "failed verification") {
+		t.Fatalf("warnings do not name the broken archive: %s", w)
+	}
+	if e, _ := f.Cache.Newest(); e.Key != older {
+		t.Fatalf("cache holds %q", e.Key)
 	}
 }

@@ -87,6 +87,9 @@ type ScanOptions struct {
 	CheckAll bool
 	// Cached reports whether an object is already in the local cache.
 	Cached func(Object) bool
+	// Exclude marks keys as unusable with the given reason without opening
+	// them (archives that already failed a full verification).
+	Exclude map[string]string
 	// Now is the clock (for tests).
 	Now func() time.Time
 }
@@ -147,6 +150,8 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			c.Status, c.SkipReason = StatusSkipped, "zero-byte object (a failed upload?)"
 		case c.Name.Wrap == WrapGPG:
 			c.Status, c.SkipReason = StatusSkipped, "gpg-encrypted: Lifeboat cannot read it without the passphrase"
+		case o.Exclude[ob.Key] != "":
+			c.Status, c.SkipReason = StatusSkipped, o.Exclude[ob.Key]
 		case ob.Archived():
 			c.Status = StatusArchived
 			c.SkipReason = fmt.Sprintf("in %s: not readable until restored (lifeboat fetch --key %s --wait)", ob.StorageClass, ob.Key)
