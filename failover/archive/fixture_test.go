@@ -28,4 +28,6 @@ func fixtureDump(t *testing.T) []byte {
 	return fixture
 }
 
-func withCreatedAt(t *testing.T, b []byte, ts time.Time) []byte { return testenv.WithCreatedAt(t, b, ts) }
+func withCreatedAt(t *testing.T, b []byte, ts time.Time) []byte {
+	return testenv.WithCreatedAt(t, b, ts)
+}
