@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -65,21 +68,27 @@ func demo(t *demoT, bin string) (code int) {
 	key := func(ago time.Duration, gz bool) string {
 		return prefix + filepath.Base(testenv.HerokuKey("shop", "DATABASE_URL", now.Add(-ago), "UTC", gz))
 	}
+	// Each archive's pg_dump header says it was captured when its name says.
+	captured := func(ago time.Duration) []byte {
+		return testenv.Gzip(t, testenv.WithCreatedAt(t, archiveBytes, now.Add(-ago).Truncate(time.Minute)))
+	}
 	legacy := prefix + now.Add(-50*time.Hour).Format("2006-01-02-15-04") + "-shop-DATABASE_URL.dump.gz"
 	newest := key(time.Hour, true)
-	gz := testenv.Gzip(t, archiveBytes)
+	gz := captured(time.Hour)
 	sum := sha256.Sum256(gz)
+	cutShort := key(30*time.Minute, true)
+	zeroByte := key(10*time.Minute, true)
 	uploads := []struct {
 		key  string
 		body []byte
 		note string
 	}{
-		{legacy, gz, "legacy (pre-2020) naming scheme"},
-		{key(26*time.Hour, true), gz, "yesterday's backup"},
+		{legacy, captured(50 * time.Hour), "legacy (pre-2020) naming scheme"},
+		{key(26*time.Hour, true), captured(26 * time.Hour), "yesterday's backup"},
 		{newest, gz, "the newest good backup"},
 		{newest + ".sha256", []byte(hex.EncodeToString(sum[:]) + "  " + filepath.Base(newest) + "\n"), "its checksum sidecar"},
-		{key(30*time.Minute, true), gz[:len(gz)/3], "a newer upload that was cut short"},
-		{key(10*time.Minute, true), nil, "a zero-byte object from a failed upload"},
+		{cutShort, captured(30 * time.Minute)[:len(gz)/3], "a newer upload that was cut short"},
+		{zeroByte, nil, "a zero-byte object from a failed upload"},
 	}
 	for _, u := range uploads {
 		s3.Put(t, bucket, u.key, u.body, testenv.WithSHA256Checksum())
@@ -134,7 +143,15 @@ apps:
 	lb(0, "config", "check")
 	lb(0, "archives")
 	step("Lifeboat: fetch the newest valid archive, verified, into the local cache")
-	lb(0, "fetch")
+	fmt.Println("  (the cut-short upload looks like an archive until it is read to the end: fetch")
+	fmt.Println("   falls back to the newest one that verifies, and exits 1 so that someone looks)")
+	lb(1, "fetch")
+	step("Someone removes the failed uploads; fetch has nothing left to do")
+	for _, k := range []string{cutShort, zeroByte} {
+		if _, err := s3.Client.DeleteObject(t.Context(), &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cached, _ := filepath.Glob(filepath.Join(state, "shop", "archives", "*.dump"))
 	if len(cached) != 1 {
 		t.Fatalf("expected one cached archive, found %v", cached)
