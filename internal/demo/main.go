@@ -6,7 +6,6 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -28,20 +27,26 @@ func main() {
 	bin := flag.String("lifeboat", "bin/lifeboat", "the lifeboat binary to demonstrate")
 	dir := flag.String("dir", ".cache/demo", "where the demo keeps its config, state and servers")
 	flag.Parse()
-	d := newDemoT(*dir)
+	d, err := testenv.NewStandalone(*dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
 	code := demo(d, *bin)
-	d.runCleanups()
+	d.Close()
 	os.Exit(code)
 }
 
 const bucket = "heroku-backups"
 
-func demo(t *demoT, bin string) (code int) {
+func demo(t *testenv.Standalone, bin string) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			if _, ok := r.(fatal); !ok {
+			f, ok := r.(testenv.ErrFatal)
+			if !ok {
 				panic(r)
 			}
+			fmt.Fprintln(os.Stderr, "demo failed:", f.Msg)
 			code = 1
 		}
 	}()
@@ -96,10 +101,10 @@ func demo(t *demoT, bin string) (code int) {
 	}
 
 	step("Writing lifeboat.yaml")
-	state := filepath.Join(t.dir, "state")
+	state := filepath.Join(t.Dir(), "state")
 	os.RemoveAll(state)
 	creds := s3.WriteCredentialsFile(t, t.TempDir())
-	cfg := filepath.Join(t.dir, "lifeboat.yaml")
+	cfg := filepath.Join(t.Dir(), "lifeboat.yaml")
 	body := fmt.Sprintf(`state_dir: %s
 apps:
   - name: shop
@@ -163,65 +168,8 @@ apps:
 	lb(1, "fetch")
 
 	step("Done")
-	fmt.Printf("  The verified archive is %s\n  Config and state are under %s\n", cached[0], t.dir)
+	fmt.Printf("  The verified archive is %s\n  Config and state are under %s\n", cached[0], t.Dir())
 	return 0
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
-
-// demoT lets the demo reuse the test environment's helpers (which take a
-// testing.TB) outside of `go test`. Only the methods those helpers call are
-// implemented; the embedded nil TB is never reached.
-type demoT struct {
-	testing.TB
-	dir      string
-	cleanups []func()
-	ctx      context.Context
-	cancel   context.CancelFunc
-}
-
-type fatal struct{}
-
-func newDemoT(dir string) *demoT {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
-		os.Exit(1)
-	}
-	abs, _ := filepath.Abs(dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	return &demoT{dir: abs, ctx: ctx, cancel: cancel}
-}
-
-func (d *demoT) Helper()                         {}
-func (d *demoT) Name() string                    { return "demo" }
-func (d *demoT) Context() context.Context        { return d.ctx }
-func (d *demoT) Cleanup(f func())                { d.cleanups = append(d.cleanups, f) }
-func (d *demoT) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "  "+format+"\n", args...) }
-func (d *demoT) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
-func (d *demoT) Error(args ...any)               { fmt.Fprintln(os.Stderr, append([]any{"demo:"}, args...)...) }
-func (d *demoT) Errorf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
-}
-func (d *demoT) Fatal(args ...any) { d.Error(args...); panic(fatal{}) }
-func (d *demoT) Fatalf(format string, args ...any) {
-	d.Errorf(format, args...)
-	panic(fatal{})
-}
-func (d *demoT) TempDir() string {
-	p, err := os.MkdirTemp(d.dir, "tmp-")
-	if err != nil {
-		d.Fatal(err)
-	}
-	// The local Postgres runs as the postgres user when we are root.
-	os.Chmod(p, 0o755)
-	d.Cleanup(func() { os.RemoveAll(p) })
-	return p
-}
-
-func (d *demoT) runCleanups() {
-	d.cancel()
-	for i := len(d.cleanups) - 1; i >= 0; i-- {
-		d.cleanups[i]()
-	}
-	d.cleanups = nil
-}
