@@ -23,7 +23,7 @@ const (
 	// their bytes actually arrive.
 	smallRead = 1 << 20
 
-	readBufferSize = 256 << 10
+	readBufferSize = 64 << 10
 )
 
 // decoder reads the archive's primitive types and counts the bytes it
@@ -49,7 +49,7 @@ func newDecoder(r io.Reader) *decoder {
 	}
 	size := readBufferSize
 	if d.end >= 0 && d.end < int64(size) {
-		size = max(int(d.end), 16) // a small input needs no 256 KiB buffer
+		size = max(int(d.end), 16) // a small input needs no 64 KiB buffer
 	}
 	d.r = bufio.NewReaderSize(r, size)
 	return d
