@@ -90,7 +90,8 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	pf.StringVar(&g.app, "app", os.Getenv("LIFEBOAT_APP"), "app to work on (may be left out when the config has one app)")
 	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
-	root.AddCommand(newConfigCmd(g), newArchivesCmd(g), newFetchCmd(g), newInspectCmd(g), newVersionCmd(g))
+	root.AddCommand(newConfigCmd(g), newArchivesCmd(g), newFetchCmd(g), newInspectCmd(g),
+		newRestoreCmd(g), newRollbackCmd(g), newGenerationsCmd(g), newDBCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -12,7 +12,9 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
@@ -55,6 +57,7 @@ type App struct {
 	S3       S3       `mapstructure:"s3" json:"s3" yaml:"s3"`
 	Cache    Cache    `mapstructure:"cache" json:"cache" yaml:"cache"`
 	Download Download `mapstructure:"download" json:"download" yaml:"download"`
+	Database Database `mapstructure:"database" json:"database" yaml:"database"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -104,6 +107,49 @@ type Download struct {
 	// pg_dump header when looking for the newest valid archive.
 	CheckedCandidates int `mapstructure:"checked_candidates" json:"checked_candidates" yaml:"checked_candidates"`
 }
+
+// Database is how the standby database is restored and verified.
+type Database struct {
+	// Image is the Postgres image; "auto" picks postgres:{major} from the
+	// archive header's server version.
+	Image string `mapstructure:"image" json:"image" yaml:"image"`
+	// Name is the database the archive is restored into (default: the app name).
+	Name string `mapstructure:"name" json:"name" yaml:"name"`
+	// Jobs is pg_restore --jobs; 0 means the number of CPUs.
+	Jobs int `mapstructure:"jobs" json:"jobs" yaml:"jobs"`
+	// Publish, e.g. "127.0.0.1:5433", publishes the current generation's
+	// port on the host (127.0.0.1 only). Empty: not published.
+	Publish string `mapstructure:"publish" json:"publish" yaml:"publish"`
+	// KeepGenerations is how many previous verified generations are kept
+	// (stopped) for rollback.
+	KeepGenerations int `mapstructure:"keep_generations" json:"keep_generations" yaml:"keep_generations"`
+	// ReadyTimeout bounds the wait for a new database container to accept
+	// connections.
+	ReadyTimeout Duration `mapstructure:"ready_timeout" json:"ready_timeout" yaml:"ready_timeout"`
+	// RestoreTimeout bounds pg_restore; 0 means no limit.
+	RestoreTimeout Duration `mapstructure:"restore_timeout" json:"restore_timeout" yaml:"restore_timeout"`
+	// ExpectedErrors are regular expressions; pg_restore errors matching one
+	// of them do not fail the generation (they are still reported).
+	ExpectedErrors []string `mapstructure:"expected_errors" json:"expected_errors" yaml:"expected_errors"`
+	// Analyze runs ANALYZE after the restore so the app gets good plans.
+	Analyze *bool `mapstructure:"analyze" json:"analyze" yaml:"analyze"`
+	// Amcheck verifies every B-tree index with the amcheck extension.
+	Amcheck bool `mapstructure:"amcheck" json:"amcheck" yaml:"amcheck"`
+	// ShmSize is the container's /dev/shm (parallel queries need more than
+	// Docker's 64MiB default).
+	ShmSize ByteSize `mapstructure:"shm_size" json:"shm_size" yaml:"shm_size"`
+	// Checks are the app's own SQL checks: each must return a single true.
+	Checks []Check `mapstructure:"checks" json:"checks" yaml:"checks"`
+}
+
+// Check is a named SQL query that must return one row with one true value.
+type Check struct {
+	Name string `mapstructure:"name" json:"name" yaml:"name"`
+	SQL  string `mapstructure:"sql" json:"sql" yaml:"sql"`
+}
+
+// AnalyzeEnabled reports whether ANALYZE runs after a restore (default true).
+func (d Database) AnalyzeEnabled() bool { return d.Analyze == nil || *d.Analyze }
 
 // Resolve returns the config file path to use: the explicit one, then
 // LIFEBOAT_CONFIG, then the first of SearchPaths that exists.
@@ -285,7 +331,83 @@ func (c *Config) applyDefaults() {
 		if a.Download.CheckedCandidates == 0 {
 			a.Download.CheckedCandidates = 20
 		}
+		if a.Database.Image == "" {
+			a.Database.Image = "auto"
+		}
+		if a.Database.Name == "" {
+			a.Database.Name = strings.ReplaceAll(a.Name, "-", "_")
+		}
+		if a.Database.KeepGenerations == 0 {
+			a.Database.KeepGenerations = 1
+		}
+		if a.Database.ReadyTimeout == 0 {
+			a.Database.ReadyTimeout = Duration(2 * time.Minute)
+		}
+		if a.Database.ShmSize == 0 {
+			a.Database.ShmSize = 256 << 20
+		}
 	}
+}
+
+var dbNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func validateDatabase(d Database, key string, add func(key, format string, args ...any)) {
+	if strings.ContainsAny(d.Image, " \t") || d.Image == "" {
+		add(key+".image", "must be an image reference such as postgres:15, or auto")
+	}
+	if !dbNameRE.MatchString(d.Name) {
+		add(key+".name", "%q must be lower-case letters, digits and _ (a Postgres identifier)", d.Name)
+	}
+	if d.Jobs < 0 || d.Jobs > 64 {
+		add(key+".jobs", "must be between 0 (= number of CPUs) and 64, got %d", d.Jobs)
+	}
+	if d.Publish != "" {
+		if _, _, err := ParsePublish(d.Publish); err != nil {
+			add(key+".publish", "%v", err)
+		}
+	}
+	if d.KeepGenerations < 0 {
+		add(key+".keep_generations", "must not be negative")
+	}
+	for i, re := range d.ExpectedErrors {
+		if _, err := regexp.Compile(re); err != nil {
+			add(fmt.Sprintf("%s.expected_errors[%d]", key, i), "not a regular expression: %v", err)
+		}
+	}
+	names := map[string]bool{}
+	for i, c := range d.Checks {
+		ck := fmt.Sprintf("%s.checks[%d]", key, i)
+		if c.Name == "" {
+			add(ck+".name", "is required")
+		} else if names[c.Name] {
+			add(ck+".name", "%q is used twice", c.Name)
+		}
+		names[c.Name] = true
+		if strings.TrimSpace(c.SQL) == "" {
+			add(ck+".sql", "is required (a query returning one true value, e.g. select count(*) > 0 from users)")
+		}
+	}
+}
+
+// ParsePublish parses a publish address "127.0.0.1:5433" or "5433". Only
+// the loopback address is allowed: the standby database must not be
+// reachable from the network.
+func ParsePublish(s string) (host string, port int, err error) {
+	host, portStr := "127.0.0.1", s
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		host, portStr = s[:i], s[i+1:]
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if host != "127.0.0.1" {
+		return "", 0, fmt.Errorf("%q: only 127.0.0.1 may be used, so the database is not exposed to the network", s)
+	}
+	port, err = strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("%q: the port must be a number from 1 to 65535", s)
+	}
+	return host, port, nil
 }
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -366,6 +488,7 @@ func (c *Config) Validate() error {
 		if a.Download.CheckedCandidates < 1 {
 			add(key+".download.checked_candidates", "must be at least 1")
 		}
+		validateDatabase(a.Database, key+".database", add)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
+)
+
+// standby loads the config, takes the app's lock when locked is set, and
+// connects to the Docker engine. release must be called.
+func (g *globals) standby(cmd *cobra.Command, locked bool) (s *failover.Standby, release func(), err error) {
+	cfg, app, err := g.loadApp()
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock := func() {}
+	if locked {
+		l, err := failover.Lock(app, lock.CommandLine())
+		if err != nil {
+			return nil, nil, err
+		}
+		unlock = func() { l.Release() }
+	}
+	eng, err := engine.New(cmd.Context())
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return failover.NewStandby(app, eng, g.logger(cfg), g.stderr), func() { eng.Close(); unlock() }, nil
+}
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	var archivePath string
+	c := &cobra.Command{
+		Use:   "restore",
+		Short: "Restore the newest cached archive into a new database generation, verify it, make it current",
+		Long: `Restore an archive (the newest verified one in the local cache, or --archive FILE)
+into a new Postgres container (generation N+1) beside the current one: the image is
+postgres:{major} of the archive unless database.image says otherwise; the schemas and
+extensions the archive needs (heroku_ext) are created first; pg_restore runs inside the
+container with --jobs, --no-owner, --no-acl; then every table with data must exist (its
+exact row count is recorded), no sequence may be behind its column, the app's SQL checks
+must return true, and optionally amcheck verifies every B-tree index.
+
+Only a verified generation becomes current. A failed one is removed (its record and
+logs stay under the state dir) and the current generation is not touched. The previous
+generation is kept, stopped, for rollback (database.keep_generations).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, release, err := g.standby(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer release()
+			res, err := s.Restore(cmd.Context(), failover.RestoreRequest{ArchivePath: archivePath})
+			if res.Generation != nil {
+				if eerr := g.emit(res, func(w io.Writer) { printGeneration(w, res.Generation) }); eerr != nil {
+					return eerr
+				}
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&archivePath, "archive", "", "restore this pg_dump custom-format file instead of the newest cached archive")
+	return c
+}
+
+func printGeneration(w io.Writer, g *state.Generation) {
+	fmt.Fprintf(w, "generation %d: %s", g.Number, g.Status)
+	if g.Error != "" {
+		fmt.Fprintf(w, " (%s)", g.Error)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  archive:   %s (captured %s)\n", g.Archive.Key, g.Archive.CapturedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "  database:  %s in %s (%s, PostgreSQL %s)\n", g.Database, g.Container, g.Image, g.ServerVersion)
+	if g.Published != "" {
+		fmt.Fprintf(w, "  published: %s\n", g.Published)
+	}
+	var phases []string
+	for _, p := range g.Phases {
+		phases = append(phases, fmt.Sprintf("%s %.1fs", p.Name, p.Seconds))
+	}
+	fmt.Fprintf(w, "  phases:    %s (total %.1fs)\n", strings.Join(phases, ", "), g.Seconds())
+	r := g.Restore
+	fmt.Fprintf(w, "  restore:   pg_restore --jobs %d, %d error(s), %d expected, %d warning(s); log %s\n",
+		r.Jobs, len(r.Errors), len(r.ExpectedErrors), len(r.Warnings), r.LogFile)
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "    error: %s\n", strings.ReplaceAll(e, "\n", "\n    "))
+	}
+	var rows int64
+	for _, t := range g.Tables {
+		rows += t.Rows
+	}
+	fmt.Fprintf(w, "  tables:    %d, %d rows\n", len(g.Tables), rows)
+	ok := 0
+	for _, c := range g.Checks {
+		if c.OK {
+			ok++
+		}
+	}
+	fmt.Fprintf(w, "  checks:    %d of %d passed\n", ok, len(g.Checks))
+	for _, c := range g.Checks {
+		if !c.OK || c.Kind == "sql" || c.Kind == "amcheck" {
+			mark := "ok  "
+			if !c.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "    %s %s: %s\n", mark, c.Name, c.Detail)
+		}
+	}
+}
+
+func newRollbackCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rollback",
+		Short: "Make the previous verified database generation current again",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, release, err := g.standby(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer release()
+			gen, err := s.Rollback(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.emit(gen, func(w io.Writer) {
+				fmt.Fprintf(w, "rolled back: generation %d is current\n", gen.Number)
+				printGeneration(w, gen)
+			})
+		},
+	}
+}
+
+func newGenerationsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "generations",
+		Short: "List the app's database generations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, app, err := g.loadApp()
+			if err != nil {
+				return err
+			}
+			st := &state.Store{Dir: app.StateDir}
+			list, err := st.List()
+			if err != nil {
+				return err
+			}
+			cur, _ := st.Current()
+			type row struct {
+				*state.Generation
+				Current bool `json:"current"`
+			}
+			rows := []row{}
+			for _, gen := range list {
+				rows = append(rows, row{gen, gen.Number == cur.Generation})
+			}
+			return g.emit(rows, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "\tGEN\tSTATUS\tCREATED\tARCHIVE CAPTURED\tSECONDS\tTABLES\tERROR")
+				for _, r := range rows {
+					mark := ""
+					if r.Current {
+						mark = "*"
+					}
+					errText := r.Error
+					if len(errText) > 80 {
+						errText = errText[:80] + "…"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.1f\t%d\t%s\n", mark, r.Number, r.Status, r.CreatedAt.Format("2006-01-02 15:04"),
+						r.Archive.CapturedAt.Format("2006-01-02 15:04"), r.Seconds(), len(r.Tables), errText)
+				}
+				tw.Flush()
+			})
+		},
+	}
+}
+
+func newDBCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "db", Short: "Reach the current database generation"}
+	var reveal, internal bool
+	url := &cobra.Command{
+		Use:   "url",
+		Short: "Print the URL of the current database generation (password masked unless --reveal)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, release, err := g.standby(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer release()
+			gen, err := s.CurrentGeneration()
+			if err != nil {
+				return err
+			}
+			var u string
+			if internal {
+				u, err = s.InternalURL(gen)
+			} else {
+				u, err = s.DatabaseURL(cmd.Context(), gen)
+			}
+			if err != nil {
+				return err
+			}
+			if !reveal {
+				u = failover.RedactURL(u)
+			}
+			return g.emit(map[string]any{"url": u, "generation": gen.Number, "password_file": s.State.PasswordFile(gen.Number)},
+				func(w io.Writer) { fmt.Fprintln(w, u) })
+		},
+	}
+	url.Flags().BoolVar(&reveal, "reveal", false, "include the password")
+	url.Flags().BoolVar(&internal, "internal", false, "the URL containers on the app's network use")
+	psql := &cobra.Command{
+		Use:   "psql [-- PSQL-ARGS...]",
+		Short: "Open psql inside the current database generation's container",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, release, err := g.standby(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer release()
+			gen, err := s.CurrentGeneration()
+			if err != nil {
+				return err
+			}
+			code, err := s.Engine.ExecInteractive(cmd.Context(), gen.Container,
+				append([]string{"psql", "--username", gen.User, "--dbname", gen.Database}, args...), "postgres")
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return fmt.Errorf("psql exited %d", code)
+			}
+			return nil
+		},
+	}
+	c.AddCommand(url, psql)
+	return c
+}

@@ -1,0 +1,489 @@
+package failover
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/database"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
+)
+
+// Errors of Restore, besides the engine's and the database package's.
+var (
+	// ErrArchive: the archive to restore is missing or does not verify.
+	ErrArchive = errors.New("archive cannot be restored")
+	// ErrIncompatible: the archive is from a newer PostgreSQL than the image.
+	ErrIncompatible = errors.New("archive is newer than the Postgres image")
+)
+
+// archiveMount is where the archive is bind-mounted (read-only) in the
+// database container.
+const archiveMount = "/lifeboat/archive.dump"
+
+// RestoreRequest says what to restore.
+type RestoreRequest struct {
+	// ArchivePath restores this file; empty restores the newest archive in
+	// the local cache.
+	ArchivePath string
+	// KeepPreviousRunning leaves the previous generation's container running
+	// after the switch (refresh retires it once the app runs on the new one).
+	KeepPreviousRunning bool
+}
+
+// RestoreResult says what Restore did.
+type RestoreResult struct {
+	Generation *state.Generation `json:"generation"`
+	// Previous is the generation that was current before, 0 if none.
+	Previous int `json:"previous"`
+	// Retired are generations removed per keep_generations.
+	Retired []int `json:"retired"`
+	// Cleaned are leftovers of interrupted runs that were removed first.
+	Cleaned []string `json:"cleaned"`
+}
+
+// Restore builds a new database generation from an archive beside the
+// current one, verifies it, and only then makes it current. When anything
+// fails, the new generation's container and volume are removed (its record
+// and logs stay, status failed) and the current generation is untouched.
+// The caller holds the app's lock.
+func (s *Standby) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
+	res := &RestoreResult{Retired: []int{}, Cleaned: []string{}}
+	cleaned, err := s.CleanLeftovers(ctx)
+	res.Cleaned = append(res.Cleaned, cleaned...)
+	if err != nil {
+		return res, err
+	}
+
+	// The archive: a cached, verified one, or a file given by the operator.
+	// Either way it is read again here, checked against its manifest.
+	t := newTimer()
+	ref, sum, err := s.loadArchive(ctx, req.ArchivePath)
+	if err != nil {
+		return res, err
+	}
+	t.done("archive")
+
+	n, err := s.nextGeneration(ctx)
+	if err != nil {
+		return res, err
+	}
+	g := &state.Generation{
+		App: s.App.Name, Number: n, Status: state.StatusBuilding, Purpose: PurposeStandby,
+		CreatedAt: time.Now().UTC(), Archive: ref,
+		Container: s.DatabaseContainer(n), Volume: s.DatabaseContainer(n), Network: s.NetworkName(),
+		Database: s.App.Database.Name, User: "postgres",
+		Checks: []state.Check{}, Tables: []state.TableRows{},
+	}
+	if err := s.State.Save(g); err != nil {
+		return res, err
+	}
+	res.Generation = g
+	s.say("building database generation %d from %s", n, ref.Key)
+	if cur, err := s.State.Current(); err == nil {
+		res.Previous = cur.Generation
+	}
+
+	buildErr := s.build(ctx, g, ref, sum, t)
+	g.Phases = t.phases
+	g.FinishedAt = time.Now().UTC()
+	if buildErr != nil {
+		g.Status, g.Error = state.StatusFailed, buildErr.Error()
+		s.discard(g)
+		if err := s.State.Save(g); err != nil {
+			s.Log.Error("saving the failed generation's record", "err", err)
+		}
+		return res, fmt.Errorf("generation %d failed, the current database is untouched: %w", n, buildErr)
+	}
+
+	// Switch: the current pointer moves only now.
+	if err := s.State.SetCurrent(n); err != nil {
+		g.Status, g.Error = state.StatusFailed, "could not record it as current: "+err.Error()
+		s.discard(g)
+		s.State.Save(g)
+		return res, err
+	}
+	g.Status = state.StatusReady
+	t.done("switch")
+	g.Phases = t.phases
+	if err := s.State.Save(g); err != nil {
+		return res, err
+	}
+	s.say("generation %d is current", n)
+	retired, err := s.retire(ctx, n, req.KeepPreviousRunning)
+	res.Retired = append(res.Retired, retired...)
+	if err != nil {
+		return res, fmt.Errorf("generation %d is current, but retiring old generations failed: %w", n, err)
+	}
+	return res, nil
+}
+
+// build creates, starts, restores and verifies generation g.
+func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, t *timer) error {
+	db := s.App.Database
+	image := db.Image
+	if image == "auto" {
+		major, err := majorOf(ref.ServerVersion)
+		if err != nil {
+			return fmt.Errorf("%w: cannot tell the archive's PostgreSQL version (%q): set database.image", ErrArchive, ref.ServerVersion)
+		}
+		image = fmt.Sprintf("postgres:%d", major)
+	}
+	s.say("  image %s", image)
+	img, err := s.Engine.EnsureImage(ctx, image, s.Progress)
+	if err != nil {
+		return err
+	}
+	g.Image, g.ImageID = image, img.ID
+	t.done("image")
+
+	password, err := s.newPassword(g.Number)
+	if err != nil {
+		return err
+	}
+	labels := s.labels(RoleDatabase, g.Number)
+	if _, err := s.Engine.EnsureNetwork(ctx, g.Network, true, s.labels("network", 0)); err != nil {
+		return err
+	}
+	if err := s.Engine.CreateVolume(ctx, g.Volume, labels); err != nil {
+		return err
+	}
+	spec := s.databaseSpec(g, ref, password)
+	if _, err := s.Engine.CreateContainer(ctx, spec); err != nil {
+		return err
+	}
+	if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
+		return err
+	}
+	url, err := s.DatabaseURL(ctx, g)
+	if err != nil {
+		return err
+	}
+	version, err := database.WaitReady(ctx, url, db.ReadyTimeout.D())
+	if err != nil {
+		return fmt.Errorf("%w (image %s: is it a Postgres image honouring POSTGRES_PASSWORD and POSTGRES_DB? container log:\n%s)",
+			err, image, s.logTail(ctx, g.Container, 15))
+	}
+	g.ServerVersion = version
+	if err := compatible(ref, version, image); err != nil {
+		return err
+	}
+	t.done("database-start")
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %s", scrubURL(err, url))
+	}
+	_, err = database.Prepare(ctx, conn, sum)
+	conn.Close(ctx)
+	if err != nil {
+		return err
+	}
+	t.done("prepare")
+
+	jobs := db.Jobs
+	if jobs == 0 {
+		jobs = runtime.NumCPU()
+	}
+	logf, err := os.OpenFile(s.State.LogFile(g.Number), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	var expected []*regexp.Regexp
+	for _, e := range db.ExpectedErrors {
+		expected = append(expected, regexp.MustCompile(e))
+	}
+	s.say("  pg_restore --jobs %d", jobs)
+	rctx := ctx
+	if db.RestoreTimeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, db.RestoreTimeout.D())
+		defer cancel()
+	}
+	g.Restore, err = database.Restore(rctx, s.execIn(g.Container), database.RestoreOptions{
+		ArchivePath: archiveMount, Database: g.Database, User: g.User, Jobs: jobs, Expected: expected, Log: logf,
+	})
+	g.Restore.LogFile = s.State.LogFile(g.Number)
+	if err != nil {
+		return err
+	}
+	t.done("restore")
+
+	if db.AnalyzeEnabled() {
+		var out strings.Builder
+		code, err := s.execIn(g.Container)(ctx, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
+			"--username", g.User, "--dbname", g.Database}, &out, &out)
+		if err != nil || code != 0 {
+			return fmt.Errorf("ANALYZE after the restore failed (exit %d): %v %s", code, err, strings.TrimSpace(out.String()))
+		}
+		t.done("analyze")
+	}
+
+	s.say("  verifying")
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect: %s", scrubURL(err, url))
+	}
+	defer pool.Close()
+	checks, tables, verr := database.Verify(ctx, pool, database.VerifyOptions{
+		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
+	})
+	g.Checks, g.Tables = checks, tables
+	t.done("verify")
+	if verr != nil {
+		return verr
+	}
+	if db.Publish != "" {
+		if err := s.publish(ctx, g, spec); err != nil {
+			return err
+		}
+		t.done("publish")
+	}
+	return nil
+}
+
+// databaseSpec is generation g's container.
+func (s *Standby) databaseSpec(g *state.Generation, ref state.ArchiveRef, password string) engine.ContainerSpec {
+	return engine.ContainerSpec{
+		Name:  g.Container,
+		Image: g.Image,
+		// Settings for a bulk load that are still right for serving.
+		Cmd: []string{"postgres", "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min",
+			"-c", "maintenance_work_mem=256MB"},
+		Env: []string{
+			"POSTGRES_PASSWORD=" + password,
+			"POSTGRES_USER=" + g.User,
+			"POSTGRES_DB=" + g.Database,
+			"PGDATA=/var/lib/postgresql/data/pgdata",
+		},
+		Labels:  s.labels(RoleDatabase, g.Number),
+		Network: g.Network,
+		Aliases: []string{g.Container},
+		Mounts: []engine.Mount{
+			{Type: "volume", Source: g.Volume, Target: "/var/lib/postgresql/data"},
+			{Type: "bind", Source: ref.Path, Target: archiveMount, ReadOnly: true},
+		},
+		RestartPolicy: "unless-stopped",
+		StopTimeout:   60 * time.Second,
+		ShmSize:       int64(s.App.Database.ShmSize),
+	}
+}
+
+// publish re-creates generation g's container with its port published on
+// 127.0.0.1 (ports cannot be added to a running container). The volume
+// keeps the data. The previous current generation is stopped first, since
+// it holds the same port; on failure it is started again.
+func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.ContainerSpec) error {
+	host, port, _ := config.ParsePublish(s.App.Database.Publish)
+	prev, _ := s.CurrentGeneration()
+	if err := s.Engine.StopContainer(ctx, g.Container, time.Minute); err != nil {
+		return err
+	}
+	if err := s.Engine.RemoveContainer(ctx, g.Container, false); err != nil {
+		return err
+	}
+	if prev != nil {
+		if err := s.Engine.StopContainer(ctx, prev.Container, time.Minute); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+	}
+	restorePrev := func() {
+		if prev != nil {
+			if err := s.Engine.StartContainer(ctx, prev.Container); err != nil {
+				s.Log.Error("could not start the previous generation again", "generation", prev.Number, "err", err)
+			}
+		}
+	}
+	spec.Publish = []engine.Port{{HostIP: host, HostPort: port, ContainerPort: 5432}}
+	if _, err := s.Engine.CreateContainer(ctx, spec); err != nil {
+		restorePrev()
+		return err
+	}
+	if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
+		restorePrev()
+		return err
+	}
+	g.Published = fmt.Sprintf("%s:%d", host, port)
+	url, err := s.DatabaseURL(ctx, g)
+	if err == nil {
+		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D())
+	}
+	if err != nil {
+		restorePrev()
+		return fmt.Errorf("after publishing on %s: %w", g.Published, err)
+	}
+	return nil
+}
+
+// execIn runs commands in a container. They run as root so that they can
+// read the bind-mounted archive, which is private to root on the host
+// (0600); they connect to the server as the postgres role over the local
+// socket.
+func (s *Standby) execIn(container string) database.ExecFunc {
+	return func(ctx context.Context, cmd []string, stdout, stderr io.Writer) (int, error) {
+		return s.Engine.Exec(ctx, container, cmd, engine.ExecOptions{User: "root", Stdout: stdout, Stderr: stderr})
+	}
+}
+
+func (s *Standby) logTail(ctx context.Context, container string, n int) string {
+	l, err := s.Engine.Logs(ctx, container, n)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return l
+}
+
+// discard removes a failed generation's container and volume, keeping the
+// last lines of its server log next to its record.
+func (s *Standby) discard(g *state.Generation) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if l, err := s.Engine.Logs(ctx, g.Container, 200); err == nil && l != "" {
+		os.WriteFile(filepath.Join(s.State.GenerationDir(g.Number), "postgres.log"), []byte(l), 0o600)
+	}
+	if err := s.Engine.RemoveContainer(ctx, g.Container, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		s.Log.Error("removing the failed generation's container", "container", g.Container, "err", err)
+	}
+	if err := s.Engine.RemoveVolume(ctx, g.Volume); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		s.Log.Error("removing the failed generation's volume", "volume", g.Volume, "err", err)
+	}
+}
+
+// loadArchive reads the archive to restore completely, checks it (against
+// its manifest when it is a cached one) and returns what the restore needs.
+func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRef, dump.Summary, error) {
+	var ref state.ArchiveRef
+	var want string
+	if path == "" {
+		e, err := Cache(s.App).Newest()
+		if err != nil {
+			return ref, dump.Summary{}, fmt.Errorf("%w: %w: run `lifeboat fetch` first, or pass --archive FILE", ErrArchive, err)
+		}
+		path, want = e.Path, e.DumpSHA256
+		ref = state.ArchiveRef{Key: e.Key, CapturedAt: e.CapturedAt}
+	} else {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return ref, dump.Summary{}, err
+		}
+		path = abs
+		ref = state.ArchiveRef{Key: "file://" + path}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ref, dump.Summary{}, fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	a, err := dump.Verify(io.TeeReader(&ctxReader{ctx, f}, h))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ref, dump.Summary{}, ctx.Err()
+		}
+		return ref, dump.Summary{}, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return ref, dump.Summary{}, fmt.Errorf("%w: %s changed since it was fetched (sha256 %s, manifest says %s): fetch it again",
+			ErrArchive, path, got, want)
+	}
+	st, _ := f.Stat()
+	ref.Path, ref.DumpSHA256, ref.DumpSize = path, got, st.Size()
+	ref.DatabaseName = a.Header.DatabaseName
+	ref.ServerVersion, ref.PgDumpVersion = a.Header.ServerVersion, a.Header.PgDumpVersion
+	if ref.CapturedAt.IsZero() {
+		ref.CapturedAt = a.Header.CreatedAt.UTC()
+	}
+	return ref, a.Summary(), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// compatible fails when the archive comes from a newer PostgreSQL (or
+// pg_dump) than the server that would restore it.
+func compatible(ref state.ArchiveRef, serverVersion, image string) error {
+	server, err := majorOf(serverVersion)
+	if err != nil {
+		return nil
+	}
+	for what, v := range map[string]string{"pg_dump": ref.PgDumpVersion, "PostgreSQL": ref.ServerVersion} {
+		m, err := majorOf(v)
+		if err == nil && m > server {
+			return fmt.Errorf("%w: the archive was made by %s %d, image %s runs PostgreSQL %d: set database.image to postgres:%d (or auto)",
+				ErrIncompatible, what, m, image, server, m)
+		}
+	}
+	return nil
+}
+
+var reMajor = regexp.MustCompile(`^(\d+)(?:\.(\d+))?`)
+
+// majorOf returns the major version of "15.4 (Debian …)" (15) or "9.6.24" (9).
+func majorOf(v string) (int, error) {
+	m := reMajor.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return 0, fmt.Errorf("no version in %q", v)
+	}
+	return strconv.Atoi(m[1])
+}
+
+func scrubURL(err error, url string) string {
+	return strings.ReplaceAll(err.Error(), url, RedactURL(url))
+}
+
+// nextGeneration is one more than any generation seen in the records or on
+// a Docker object.
+func (s *Standby) nextGeneration(ctx context.Context) (int, error) {
+	var seen []int
+	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name}, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if n, err := strconv.Atoi(c.Labels[engine.LabelGeneration]); err == nil {
+			seen = append(seen, n)
+		}
+	}
+	return s.State.Next(seen...)
+}
+
+// timer records phase durations.
+type timer struct {
+	last   time.Time
+	phases []state.Phase
+}
+
+func newTimer() *timer { return &timer{last: time.Now(), phases: []state.Phase{}} }
+
+func (t *timer) done(name string) {
+	now := time.Now()
+	t.phases = append(t.phases, state.Phase{Name: name, Seconds: now.Sub(t.last).Seconds()})
+	t.last = now
+}
