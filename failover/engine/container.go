@@ -184,14 +184,15 @@ func (e *Engine) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		host.PortBindings[cport] = append(host.PortBindings[cport], network.PortBinding{HostIP: hostIP, HostPort: hostPort})
 	}
 	var netcfg *network.NetworkingConfig
-	if spec.Network != "" && len(spec.Publish) > 0 {
-		// The daemon accepts published ports on an internal network and then
-		// silently publishes nothing: refuse instead.
+	if spec.Network != "" {
+		// The daemon creates a container on a network that does not exist
+		// (it fails only at start) and accepts published ports on an
+		// internal network, then silently publishes nothing: check first.
 		n, err := e.InspectNetwork(ctx, spec.Network)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", what, err)
 		}
-		if n.Internal {
+		if n.Internal && len(spec.Publish) > 0 {
 			return "", fmt.Errorf("%s: cannot publish ports from the internal network %q (the daemon would silently publish nothing): reach the container at its IP on that network from the host instead", what, spec.Network)
 		}
 	}

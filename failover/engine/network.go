@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -22,18 +23,30 @@ type Network struct {
 	Gateway  string // the host's address on it, e.g. "172.18.0.1"
 }
 
+// networkCreateMu serialises EnsureNetwork within this process: at API
+// 1.41 the daemon creates a second network of the same name when asked, and
+// its own duplicate check does not hold against concurrent requests.
+var networkCreateMu sync.Mutex
+
 // EnsureNetwork returns the ID of the bridge network name, creating it with
 // labels when it does not exist. An existing network is reused as it is (its
 // labels are not changed) when its internal flag is as asked; otherwise the
-// error wraps ErrConflict. Internal networks give containers no route out
-// (drills must not send real e-mail), yet the host reaches the containers
-// by their IPs and the containers reach the host's address on the network.
+// error wraps ErrConflict.
 //
-// The daemon at API 1.41 happily creates a second network of the same name;
-// EnsureNetwork looks first and, when it loses a race to a concurrent
-// creator, removes its own copy and returns the other.
+// Internal networks give containers no route to other machines (drills must
+// not send real e-mail), yet the host reaches the containers by their IPs,
+// and the containers reach every host address on which a host process
+// listens on all interfaces (0.0.0.0): bind host services to 127.0.0.1 or
+// firewall the bridge if drills must not reach them.
+//
+// Duplicates: calls in one process are serialised; across processes
+// Lifeboat's per-app lock keeps two runs from creating the same network.
+// Should a duplicate still appear, the oldest network of the name is kept
+// and the one just created is removed.
 func (e *Engine) EnsureNetwork(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
-	what := fmt.Sprintf("network %q", name)
+	networkCreateMu.Lock()
+	defer networkCreateMu.Unlock()
+
 	existing, err := e.InspectNetwork(ctx, name)
 	switch {
 	case err == nil:
@@ -54,22 +67,53 @@ func (e *Engine) EnsureNetwork(ctx context.Context, name string, internal bool, 
 			}
 			return existing.ID, checkInternal(existing, internal)
 		}
-		return "", e.classify(err, "create "+what)
+		return "", e.classify(err, fmt.Sprintf("create network %q", name))
 	}
-	for _, w := range res.Warning {
-		if strings.Contains(w, "already exists") {
-			// Created a duplicate: keep the other one.
-			if _, err := e.cli.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil {
-				return "", e.classify(err, "remove duplicate "+what)
-			}
-			existing, err := e.InspectNetwork(ctx, name)
-			if err != nil {
-				return "", err
-			}
-			return existing.ID, checkInternal(existing, internal)
+	keep, err := e.oldestNetwork(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if keep.ID != res.ID {
+		// Another process created it meanwhile: keep theirs, drop ours.
+		if _, err := e.cli.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return "", e.classify(err, fmt.Sprintf("remove duplicate network %q", name))
 		}
 	}
-	return res.ID, nil
+	return keep.ID, checkInternal(keep, internal)
+}
+
+// oldestNetwork returns the first created of the networks named exactly name.
+func (e *Engine) oldestNetwork(ctx context.Context, name string) (Network, error) {
+	found, err := e.networksNamed(ctx, name)
+	if err != nil {
+		return Network{}, err
+	}
+	if len(found) == 0 {
+		return Network{}, fmt.Errorf("network %q: %w (removed while being created?)", name, ErrNotFound)
+	}
+	sort.Slice(found, func(i, j int) bool {
+		if !found[i].Created.Equal(found[j].Created) {
+			return found[i].Created.Before(found[j].Created)
+		}
+		return found[i].ID < found[j].ID
+	})
+	return fromNetwork(found[0]), nil
+}
+
+// networksNamed lists the networks named exactly name. The daemon's name
+// filter matches substrings, hence the exact comparison.
+func (e *Engine) networksNamed(ctx context.Context, name string) ([]network.Network, error) {
+	res, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", name)})
+	if err != nil {
+		return nil, e.classify(err, fmt.Sprintf("list networks named %q", name))
+	}
+	var found []network.Network
+	for _, s := range res.Items {
+		if s.Name == name {
+			found = append(found, s.Network)
+		}
+	}
+	return found, nil
 }
 
 func checkInternal(n Network, internal bool) error {
@@ -89,25 +133,18 @@ func describeInternal(internal bool) string {
 
 // InspectNetwork describes the network with exactly this name (or this ID).
 // ErrNotFound when there is none; ErrConflict when several networks share
-// the name (only old daemons allow that): remove the extras.
+// the name (only old daemons allow that): RemoveNetwork removes them all.
 func (e *Engine) InspectNetwork(ctx context.Context, nameOrID string) (Network, error) {
 	what := fmt.Sprintf("inspect network %q", nameOrID)
-	// List by name, then match exactly: the name filter matches substrings,
-	// and inspecting by name also matches ID prefixes.
-	res, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", nameOrID)})
+	found, err := e.networksNamed(ctx, nameOrID)
 	if err != nil {
-		return Network{}, e.classify(err, what)
-	}
-	var found []Network
-	for _, s := range res.Items {
-		if s.Name == nameOrID {
-			found = append(found, fromNetwork(s.Network))
-		}
+		return Network{}, err
 	}
 	switch len(found) {
 	case 1:
-		return found[0], nil
+		return fromNetwork(found[0]), nil
 	case 0:
+		// Not a name: maybe an ID (inspecting by name would also match ID prefixes).
 		r, err := e.cli.NetworkInspect(ctx, nameOrID, client.NetworkInspectOptions{})
 		if err == nil && strings.HasPrefix(r.Network.ID, nameOrID) {
 			return fromNetwork(r.Network.Network), nil
@@ -154,25 +191,40 @@ func (e *Engine) ListNetworks(ctx context.Context, labels map[string]string) ([]
 	return out, nil
 }
 
-// RemoveNetwork removes the network name (or ID). Not found is fine.
-// ErrInUse while containers are still attached.
+// RemoveNetwork removes the network name (every network of that exact
+// name, should there be duplicates), or the network with that ID. Not found
+// is fine. ErrInUse while containers are still attached.
 func (e *Engine) RemoveNetwork(ctx context.Context, nameOrID string) error {
 	what := fmt.Sprintf("remove network %q", nameOrID)
-	n, err := e.InspectNetwork(ctx, nameOrID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
+	found, err := e.networksNamed(ctx, nameOrID)
 	if err != nil {
 		return err
 	}
-	_, err = e.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
-	switch {
-	case err == nil, cerrdefs.IsNotFound(err):
-		return nil
-	case strings.Contains(err.Error(), "active endpoints"):
-		return fmt.Errorf("%s: %w: containers are still attached (%s)", what, ErrInUse, daemonMessage(err))
+	ids := make([]string, 0, len(found))
+	for _, n := range found {
+		ids = append(ids, n.ID)
 	}
-	return e.classify(err, what)
+	if len(ids) == 0 {
+		n, err := e.InspectNetwork(ctx, nameOrID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ids = append(ids, n.ID)
+	}
+	for _, id := range ids {
+		_, err := e.cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+		switch {
+		case err == nil, cerrdefs.IsNotFound(err):
+		case strings.Contains(err.Error(), "active endpoints"):
+			return fmt.Errorf("%s: %w: containers are still attached (%s)", what, ErrInUse, daemonMessage(err))
+		default:
+			return e.classify(err, what)
+		}
+	}
+	return nil
 }
 
 // ConnectNetwork attaches a container to a network, with aliases as extra
