@@ -190,7 +190,7 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	if err != nil {
 		return fmt.Errorf("connect: %s", scrubURL(err, url))
 	}
-	_, err = database.Prepare(ctx, conn, sum)
+	_, err = database.Prepare(ctx, conn, g.Database, sum)
 	conn.Close(ctx)
 	if err != nil {
 		return err
@@ -311,8 +311,21 @@ func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.
 			}
 		}
 	}
+	// Ports cannot be published from an internal network: the container's
+	// primary network is then a small non-internal one of its own, and it
+	// joins the app's internal network as well.
+	pubNet := "lifeboat-" + s.App.Name + "-db-publish"
+	if _, err := s.Engine.EnsureNetwork(ctx, pubNet, false, s.labels("network", 0)); err != nil {
+		restorePrev()
+		return err
+	}
 	spec.Publish = []engine.Port{{HostIP: host, HostPort: port, ContainerPort: 5432}}
+	spec.Network = pubNet
 	if _, err := s.Engine.CreateContainer(ctx, spec); err != nil {
+		restorePrev()
+		return err
+	}
+	if err := s.Engine.ConnectNetwork(ctx, g.Network, g.Container, []string{g.Container}); err != nil {
 		restorePrev()
 		return err
 	}

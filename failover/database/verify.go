@@ -67,9 +67,27 @@ func scrub(err error, url string) string {
 }
 
 // Prepare creates what the archive needs but does not create itself: the
-// schemas (Heroku's heroku_ext) and, in them, its extensions.
-func Prepare(ctx context.Context, conn *pgx.Conn, sum dump.Summary) ([]string, error) {
+// schemas (Heroku's heroku_ext) and, in them, its extensions. Like Heroku,
+// it puts the schemas that hold extensions on the database's search_path,
+// so that the app finds their types and operators unqualified (a citext
+// comparison with = is case-sensitive otherwise).
+func Prepare(ctx context.Context, conn *pgx.Conn, db string, sum dump.Summary) ([]string, error) {
 	var done []string
+	path := []string{`"$user"`, "public"}
+	seen := map[string]bool{"public": true}
+	for _, e := range sum.Extensions {
+		if e.Schema != "" && !seen[e.Schema] && e.Schema != "pg_catalog" {
+			seen[e.Schema] = true
+			path = append(path, pgx.Identifier{e.Schema}.Sanitize())
+		}
+	}
+	if len(path) > 2 {
+		q := "ALTER DATABASE " + pgx.Identifier{db}.Sanitize() + " SET search_path = " + strings.Join(path, ", ")
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return done, fmt.Errorf("prepare: %s: %w", q, err)
+		}
+		done = append(done, q)
+	}
 	for _, s := range sum.SchemasNeeded {
 		q := "CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{s}.Sanitize()
 		if _, err := conn.Exec(ctx, q); err != nil {
