@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -537,6 +539,64 @@ func TestVerifyTruncated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyFile reads archives from files, whose size the reader learns
+// from the file: complete, cut short, and with a pipe for comparison.
+func TestVerifyFile(t *testing.T) {
+	fx := getFixture(t)
+	dir := t.TempDir()
+	write := func(name string, b []byte) *os.File {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	f := write("full.dump", fx.file)
+	if got := knownSize(f); got != int64(len(fx.file)) {
+		t.Errorf("knownSize(file) = %d, want %d", got, len(fx.file))
+	}
+	a, err := Verify(f)
+	if err != nil || a.Size != int64(len(fx.file)) {
+		t.Fatalf("Verify(file) = %v, size %d", err, a.Size)
+	}
+	cut := write("cut.dump", fx.file[:len(fx.file)-100])
+	if _, err := Verify(cut); !errors.Is(err, ErrTruncated) {
+		t.Errorf("Verify of a cut file: %v, want ErrTruncated", err)
+	}
+	// A lying string length in a file is refused before any read.
+	data := bytes.Clone(fx.file[:200])
+	d := newDecoder(bytes.NewReader(data))
+	if _, err := readHeader(d); err != nil {
+		t.Fatal(err)
+	}
+	lie := write("lie.dump", append(data[:d.off],
+		0, 1, 0, 0, 0, // one entry
+		0, 1, 0, 0, 0, // dump ID 1
+		0, 0, 0, 0, 0, // no dumper
+		0, 0xff, 0xff, 0xff, 0x3f)) // a table OID of 1 GiB)
+	if _, err := Read(lie); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "bytes are left") {
+		t.Errorf("Read of a file with a lying length: %v, want ErrTruncated before reading", err)
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.Write(fx.pipe); w.Close() }()
+	if got := knownSize(r); got != -1 {
+		t.Errorf("knownSize(pipe) = %d, want -1", got)
+	}
+	if _, err := Verify(r); err != nil {
+		t.Errorf("Verify(pipe): %v", err)
+	}
+	r.Close()
 }
 
 func TestVerifyTrailingData(t *testing.T) {

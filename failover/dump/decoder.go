@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"strings"
 )
 
 const (
@@ -56,27 +58,32 @@ func newDecoder(r io.Reader) *decoder {
 }
 
 // knownSize reports how many bytes r has left, when that can be learned
-// without consuming anything; -1 otherwise.
+// without consuming anything: in-memory readers and regular files; -1
+// otherwise. Only concrete types are trusted, not any Len or Seek method.
 func knownSize(r io.Reader) int64 {
 	switch v := r.(type) {
-	case interface{ Len() int }: // bytes.Reader, bytes.Buffer, strings.Reader
+	case *bytes.Reader:
 		return int64(v.Len())
-	case io.Seeker:
+	case *bytes.Buffer:
+		return int64(v.Len())
+	case *strings.Reader:
+		return int64(v.Len())
+	case *io.SectionReader:
 		cur, err := v.Seek(0, io.SeekCurrent)
-		if err != nil {
+		if err != nil || cur > v.Size() {
 			return -1
 		}
-		end, err := v.Seek(0, io.SeekEnd)
-		if err != nil {
+		return v.Size() - cur
+	case *os.File:
+		fi, err := v.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
 			return -1
 		}
-		if _, err := v.Seek(cur, io.SeekStart); err != nil {
+		cur, err := v.Seek(0, io.SeekCurrent)
+		if err != nil || cur > fi.Size() {
 			return -1
 		}
-		if end < cur {
-			return -1
-		}
-		return end - cur
+		return fi.Size() - cur
 	}
 	return -1
 }

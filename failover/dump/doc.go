@@ -42,9 +42,12 @@
 // can walk them from the front; this package never seeks.
 //
 // Archive versions 1.10 to 1.16 are read: that covers every pg_dump from 8.x
-// to 18 (1.12 is 9.0-9.x, 1.13 the 2018 search_path releases, 1.14 PG 12-15,
-// 1.15 PG 16, 1.16 PG 17 and 18). Only the custom format is read; the TOC of
-// a tar or directory archive carries a different format byte and is
+// to 18 (1.12: 9.0 to 10.2; 1.13: the February 2018 releases of 9.3 to 10,
+// and 11; 1.14: 12 to 15; 1.15: 16; 1.16: 17 and 18).
+//
+// Only the custom format is read. The toc.dat inside a tar archive
+// (pg_dump -Ft) and the toc.dat of a directory archive (-Fd) start with the
+// same header but carry format byte 3, "tar", in both cases; they are
 // reported as ErrUnsupportedFormat.
 //
 // # Hostile input

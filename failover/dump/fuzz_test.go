@@ -37,8 +37,9 @@ func fuzzSeeds(f *testing.F) {
 		return // workers get their inputs from the coordinator
 	}
 	fx := getFixture(f)
-	// Small inputs mutate faster; one full-size archive is enough.
-	for _, b := range [][]byte{fx.tinyFile, fx.tinyPipe, fx.file, fx.dirTOC} {
+	// Small archives: the fuzzer spends its time minimising large inputs
+	// instead of mutating them (the full fixture archives are 15-25 KB).
+	for _, b := range [][]byte{fx.tinyFile, fx.tinyPipe} {
 		f.Add(bytes.Clone(b))
 	}
 }

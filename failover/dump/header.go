@@ -112,9 +112,9 @@ func majorOf(v, what string) (int, error) {
 	return n, nil
 }
 
-// ReadHeader reads the archive header only, consuming little more than
-// the header from r (it reads through a buffer). It is meant for sniffing:
-// the first bytes of an S3 object are enough.
+// ReadHeader reads the archive header only. It is meant for sniffing: the
+// first few hundred bytes of an S3 object are enough. It reads r through a
+// buffer, so it may consume more of r than the header.
 //
 // It returns ErrNotArchive when r does not start with "PGDMP" (the message
 // says what it looks like instead: empty, plain SQL, gzip, tar...),
@@ -282,21 +282,21 @@ func writerOf(vmaj, vmin int) string {
 	}
 	switch {
 	case vmin < 10:
-		return "written by pg_dump 7.x"
+		return "written by pg_dump 8.0 or older"
 	case vmin == 10:
 		return "written by pg_dump 8.0-8.3"
 	case vmin == 11:
 		return "written by pg_dump 8.4"
 	case vmin == 12:
-		return "written by pg_dump 9.0-11"
+		return "written by pg_dump 9.0 to 10.2"
 	case vmin == 13:
-		return "written by pg_dump 9.3-11 since the 2018 search_path releases"
+		return "written by pg_dump 9.3 to 11, from the February 2018 releases"
 	case vmin == 14:
-		return "written by pg_dump 12-15"
+		return "written by pg_dump 12 to 15"
 	case vmin == 15:
 		return "written by pg_dump 16"
 	case vmin == 16:
-		return "written by pg_dump 17-18"
+		return "written by pg_dump 17 and 18"
 	}
 	return "written by a pg_dump newer than 18"
 }

@@ -270,6 +270,7 @@ func TestSyntheticCorruption(t *testing.T) {
 		{"dependency negative", mutate(func(s *synth) { s.entries[3].deps = []string{"-5"} }), false, ErrCorrupt},
 		{"offset flag 0", mutate(func(s *synth) { s.entries[1].offFlag = 0 }), false, ErrCorrupt},
 		{"offset flag 4", mutate(func(s *synth) { s.entries[1].offFlag = 4 }), false, ErrCorrupt},
+		{"offset set for an entry without data", mutate(func(s *synth) { s.entries[1].offFlag = offsetSet }), false, ErrCorrupt},
 		{"offset beyond 64 bits", mutate(func(s *synth) { s.offSize = 9; s.entries[1].off = -1 }), false, ErrCorrupt},
 
 		{"block type 2", mutate(func(s *synth) { s.blocks[0].typ = 2 }), true, ErrCorrupt},
@@ -293,6 +294,12 @@ func TestSyntheticCorruption(t *testing.T) {
 			s.encode()
 			s.seekable = false
 			s.entry(3000).off++
+		}), true, ErrCorrupt},
+		{"block of an entry whose offset is not set, with offsets", mutate(func(s *synth) {
+			s.seekable = true
+			s.encode()
+			s.seekable = false
+			s.entry(3002).offFlag, s.entry(3002).off = offsetNotSet, 0
 		}), true, ErrCorrupt},
 		{"blocks in the wrong order with offsets", mutate(func(s *synth) {
 			s.seekable = true

@@ -293,6 +293,7 @@ func readEntryFields(d *decoder) (Entry, error) {
 		e.Deps = append(e.Deps, v)
 	}
 
+	at = d.off
 	flag, off, err := d.readOffset("data offset")
 	if err != nil {
 		return e, err
@@ -301,6 +302,9 @@ func readEntryFields(d *decoder) (Entry, error) {
 	case offsetNotSet:
 		e.DataOffsetState = "not-set"
 	case offsetSet:
+		if !e.HadDumper {
+			return e, corrupt(at, "data offset is set for an entry without data")
+		}
 		e.DataOffsetState = "set"
 		e.DataOffset = off
 	case offsetNoData:

@@ -19,7 +19,8 @@ const (
 //
 //   - every data block belongs to a TOC entry that has a data dumper, of
 //     the right kind (large-object blocks for BLOBS entries), only once;
-//   - a block whose TOC entry records its offset starts exactly there;
+//   - when the TOC records offsets, every block is one whose offset it
+//     records, and starts exactly there;
 //   - every block the TOC promises is present: when pg_dump wrote to a
 //     seekable file, those whose offset is set; when it wrote to a pipe
 //     (no offset set anywhere), one for every entry with a data dumper;
@@ -105,6 +106,11 @@ func walkData(ctx context.Context, d *decoder, a *Archive) error {
 			return corrupt(start, "data block for TOC entry %d (%s %s), which has no data", e.DumpID, e.Desc, e.Tag)
 		case seen[e.DumpID]:
 			return corrupt(start, "second data block for TOC entry %d (%s %s)", e.DumpID, e.Desc, e.Tag)
+		case !expected[e.DumpID]:
+			// pg_dump records the offset of every block it writes once it
+			// can seek, so an entry without one has no block.
+			return corrupt(start, "data block for TOC entry %d (%s %s), whose data offset is not set in an archive that records offsets",
+				e.DumpID, e.Desc, e.Tag)
 		case e.DataOffsetState == "set" && e.DataOffset != start:
 			return corrupt(start, "data block for TOC entry %d (%s %s) starts at offset %d, the TOC says %d",
 				e.DumpID, e.Desc, e.Tag, start, e.DataOffset)
@@ -112,9 +118,7 @@ func walkData(ctx context.Context, d *decoder, a *Archive) error {
 			return corrupt(start, "data block of type %d for TOC entry %d (%s %s)", typ, e.DumpID, e.Desc, e.Tag)
 		}
 		seen[e.DumpID] = true
-		if expected[e.DumpID] {
-			missing--
-		}
+		missing--
 		what := fmt.Sprintf("data block of TOC entry %d (%s %s)", e.DumpID, e.Desc, e.Tag)
 
 		var size int64
