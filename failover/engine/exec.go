@@ -182,8 +182,10 @@ func (e *Engine) execTTY(ctx context.Context, id string, cmd []string, user stri
 	}
 
 	go func() {
+		// No CloseWrite at the end of in: a terminal's end of input is ^D,
+		// passed on as a byte, and a half-close makes the daemon (20.10)
+		// drop the rest of the TTY's output.
 		_, _ = io.Copy(att.Conn, in)
-		_ = att.CloseWrite()
 	}()
 	outDone := make(chan error, 1)
 	go func() {
