@@ -185,7 +185,7 @@ func (s *Standby) Rollback(ctx context.Context) (*state.Generation, error) {
 	}
 	url, err := s.DatabaseURL(ctx, target)
 	if err == nil {
-		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D())
+		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), nil)
 	}
 	if err != nil {
 		s.Engine.StopContainer(ctx, target.Container, time.Minute)

@@ -175,7 +175,7 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	if err != nil {
 		return err
 	}
-	version, err := database.WaitReady(ctx, url, db.ReadyTimeout.D())
+	version, err := database.WaitReady(ctx, url, db.ReadyTimeout.D(), s.running(g.Container))
 	if err != nil {
 		return fmt.Errorf("%w (image %s: is it a Postgres image honouring POSTGRES_PASSWORD and POSTGRES_DB? container log:\n%s)",
 			err, image, s.logTail(ctx, g.Container, 15))
@@ -336,7 +336,7 @@ func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.
 	g.Published = fmt.Sprintf("%s:%d", host, port)
 	url, err := s.DatabaseURL(ctx, g)
 	if err == nil {
-		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D())
+		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), nil)
 	}
 	if err != nil {
 		restorePrev()
@@ -352,6 +352,20 @@ func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.
 func (s *Standby) execIn(container string) database.ExecFunc {
 	return func(ctx context.Context, cmd []string, stdout, stderr io.Writer) (int, error) {
 		return s.Engine.Exec(ctx, container, cmd, engine.ExecOptions{User: "root", Stdout: stdout, Stderr: stderr})
+	}
+}
+
+// running reports an error when the container is no longer running.
+func (s *Standby) running(container string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := s.Engine.InspectContainer(ctx, container)
+		if err != nil {
+			return err
+		}
+		if c.State != "running" && c.State != "created" {
+			return fmt.Errorf("container %s is %s (exit code %d)", container, c.State, c.ExitCode)
+		}
+		return nil
 	}
 }
 

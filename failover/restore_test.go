@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -372,5 +374,33 @@ func TestLeftoversOfAKilledRestoreAreCleaned(t *testing.T) {
 	// Generation 1 was kept (stopped) for rollback, untouched.
 	if _, err := s.Engine.InspectContainer(ctx, s.DatabaseContainer(1)); err != nil {
 		t.Fatalf("generation 1: %v", err)
+	}
+}
+
+func TestImageThatIsNotPostgres(t *testing.T) {
+	t.Parallel()
+	dump, _ := herokuArchive(t)
+	s := newTestStandby(t, nil)
+	ctx := context.Background()
+	root, err := imagebuild.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := "lifeboat-test/not-postgres:" + s.App.Name
+	if err := imagebuild.ExampleApp(ctx, s.Engine, root, tag); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Engine.RemoveImage(context.Background(), tag) })
+	s.App.Database.Image = tag
+	start := time.Now()
+	_, err = s.Restore(ctx, RestoreRequest{ArchivePath: writeFile(t, dump)})
+	if !errors.Is(err, database.ErrNotReady) || !strings.Contains(err.Error(), "is it a Postgres image") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 60*time.Second {
+		t.Fatalf("took %v to notice the container died", d)
+	}
+	if _, err := s.State.Current(); !errors.Is(err, state.ErrNoCurrent) {
+		t.Fatal("something became current")
 	}
 }

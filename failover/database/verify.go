@@ -25,11 +25,18 @@ var ErrNotReady = errors.New("database did not become ready")
 var ErrVerify = errors.New("verification failed")
 
 // WaitReady connects to url until a real connection succeeds (and a query
-// runs), or timeout passes. It returns the server's version.
-func WaitReady(ctx context.Context, url string, timeout time.Duration) (string, error) {
+// runs), or timeout passes. It returns the server's version. alive, when
+// set, is asked between attempts whether waiting still makes sense (the
+// container is still running); its error ends the wait.
+func WaitReady(ctx context.Context, url string, timeout time.Duration, alive func(context.Context) error) (string, error) {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {
+		if alive != nil {
+			if err := alive(ctx); err != nil {
+				return "", fmt.Errorf("%w: %w", ErrNotReady, err)
+			}
+		}
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		conn, err := pgx.Connect(cctx, url)
 		if err == nil {
