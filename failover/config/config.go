@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,6 +59,8 @@ type App struct {
 	Cache    Cache    `mapstructure:"cache" json:"cache" yaml:"cache"`
 	Download Download `mapstructure:"download" json:"download" yaml:"download"`
 	Database Database `mapstructure:"database" json:"database" yaml:"database"`
+	Stack    Stack    `mapstructure:"app" json:"app" yaml:"app"`
+	Failback Failback `mapstructure:"failback" json:"failback" yaml:"failback"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -140,6 +143,72 @@ type Database struct {
 	ShmSize ByteSize `mapstructure:"shm_size" json:"shm_size" yaml:"shm_size"`
 	// Checks are the app's own SQL checks: each must return a single true.
 	Checks []Check `mapstructure:"checks" json:"checks" yaml:"checks"`
+}
+
+// Stack is the app itself: its image, processes and config vars.
+type Stack struct {
+	// Image is the app's image: any registry, or a local tag. Empty: no app
+	// stack (database only).
+	Image string `mapstructure:"image" json:"image" yaml:"image"`
+	// Processes are the Procfile's process types with their commands and
+	// counts. Empty: the image's Procfile.
+	Processes map[string]Process `mapstructure:"processes" json:"processes" yaml:"processes"`
+	// StandbyProcesses run while the standby waits (not serving). Default:
+	// web only; workers start at failover, so that a standby never works off
+	// jobs of the restored database.
+	StandbyProcesses []string `mapstructure:"standby_processes" json:"standby_processes" yaml:"standby_processes"`
+	// Release runs before the processes start and must succeed ("" = the
+	// Procfile's release, if any; "none" = no release phase).
+	Release string `mapstructure:"release" json:"release" yaml:"release"`
+	// Port is the port web listens on inside the container ($PORT).
+	Port int `mapstructure:"port" json:"port" yaml:"port"`
+	// Health is how web is known to be up.
+	Health Health `mapstructure:"health" json:"health" yaml:"health"`
+	// Publish is where web is published on the host while serving, e.g.
+	// "0.0.0.0:80" (failover) — the address users reach after the DNS change.
+	Publish string `mapstructure:"publish" json:"publish" yaml:"publish"`
+	// EnvFile holds config vars (KEY=VALUE lines, mode 0600).
+	EnvFile string `mapstructure:"env_file" json:"env_file" yaml:"env_file"`
+	// Heroku snapshots the config vars from the Heroku Platform API on refresh.
+	Heroku Heroku `mapstructure:"heroku" json:"heroku" yaml:"heroku"`
+	// DropVars are removed on the standby (e.g. a mail API key).
+	DropVars []string `mapstructure:"drop_vars" json:"drop_vars" yaml:"drop_vars"`
+	// Vars override or add config vars on the standby.
+	Vars map[string]string `mapstructure:"vars" json:"vars" yaml:"vars"`
+	// ServingVars override config vars while serving (after failover).
+	ServingVars map[string]string `mapstructure:"serving_vars" json:"serving_vars" yaml:"serving_vars"`
+}
+
+// Enabled reports whether the app has a stack to run.
+func (s Stack) Enabled() bool { return s.Image != "" }
+
+// Process is one Procfile process type.
+type Process struct {
+	Command string `mapstructure:"command" json:"command" yaml:"command"`
+	Count   int    `mapstructure:"count" json:"count" yaml:"count"`
+}
+
+// Health configures web's health check.
+type Health struct {
+	Path     string   `mapstructure:"path" json:"path" yaml:"path"`
+	Timeout  Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Interval Duration `mapstructure:"interval" json:"interval" yaml:"interval"`
+}
+
+// Heroku is the Heroku Platform API access used for config-var snapshots.
+type Heroku struct {
+	// App is the Heroku app name.
+	App string `mapstructure:"app" json:"app" yaml:"app"`
+	// TokenFile holds an API token (mode 0600).
+	TokenFile string `mapstructure:"token_file" json:"token_file" yaml:"token_file"`
+	// APIURL defaults to https://api.heroku.com.
+	APIURL string `mapstructure:"api_url" json:"api_url" yaml:"api_url"`
+}
+
+// Failback configures `lifeboat failback`.
+type Failback struct {
+	// S3Prefix, when set, uploads the failback dump to the app's bucket under it.
+	S3Prefix string `mapstructure:"s3_prefix" json:"s3_prefix" yaml:"s3_prefix"`
 }
 
 // Check is a named SQL query that must return one row with one true value.
@@ -263,8 +332,12 @@ func leafKeys(t reflect.Type, prefix string) []string {
 		if prefix != "" {
 			key = prefix + "." + tag
 		}
-		if f.Type.Kind() == reflect.Struct {
+		switch f.Type.Kind() {
+		case reflect.Struct:
 			out = append(out, leafKeys(f.Type, key)...)
+			continue
+		case reflect.Map, reflect.Slice:
+			// Lists and maps (checks, processes, vars) are set in the file.
 			continue
 		}
 		out = append(out, key)
@@ -346,6 +419,27 @@ func (c *Config) applyDefaults() {
 		if a.Database.ShmSize == 0 {
 			a.Database.ShmSize = 256 << 20
 		}
+		if a.Stack.Port == 0 {
+			a.Stack.Port = 5000
+		}
+		if a.Stack.Health.Path == "" {
+			a.Stack.Health.Path = "/"
+		}
+		if a.Stack.Health.Timeout == 0 {
+			a.Stack.Health.Timeout = Duration(2 * time.Minute)
+		}
+		if a.Stack.Health.Interval == 0 {
+			a.Stack.Health.Interval = Duration(time.Second)
+		}
+		if a.Stack.StandbyProcesses == nil {
+			a.Stack.StandbyProcesses = []string{"web"}
+		}
+		if a.Stack.Heroku.APIURL == "" {
+			a.Stack.Heroku.APIURL = "https://api.heroku.com"
+		}
+		if a.Stack.Publish == "" {
+			a.Stack.Publish = "0.0.0.0:80"
+		}
 	}
 }
 
@@ -387,6 +481,65 @@ func validateDatabase(d Database, key string, add func(key, format string, args 
 			add(ck+".sql", "is required (a query returning one true value, e.g. select count(*) > 0 from users)")
 		}
 	}
+}
+
+var processNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,30}$`)
+
+func validateStack(s Stack, key string, add func(key, format string, args ...any)) {
+	if !s.Enabled() {
+		return
+	}
+	for name, p := range s.Processes {
+		if !processNameRE.MatchString(name) {
+			add(key+".processes."+name, "process type names are lower-case letters, digits, - and _")
+		}
+		if strings.TrimSpace(p.Command) == "" {
+			add(key+".processes."+name+".command", "is required")
+		}
+		if p.Count < 0 || p.Count > 20 {
+			add(key+".processes."+name+".count", "must be between 0 and 20, got %d", p.Count)
+		}
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		add(key+".port", "must be a port number, got %d", s.Port)
+	}
+	if !strings.HasPrefix(s.Health.Path, "/") {
+		add(key+".health.path", "must start with /, got %q", s.Health.Path)
+	}
+	if _, _, err := ParseHostPort(s.Publish); err != nil {
+		add(key+".publish", "%v", err)
+	}
+	if s.EnvFile != "" {
+		if err := checkSecretFile(s.EnvFile); err != nil {
+			add(key+".env_file", "%v", err)
+		}
+	}
+	if s.Heroku.App != "" || s.Heroku.TokenFile != "" {
+		if s.Heroku.App == "" {
+			add(key+".heroku.app", "is required with heroku.token_file")
+		}
+		if s.Heroku.TokenFile == "" {
+			add(key+".heroku.token_file", "is required with heroku.app (a file of mode 0600 holding an API token)")
+		} else if err := checkSecretFile(s.Heroku.TokenFile); err != nil {
+			add(key+".heroku.token_file", "%v", err)
+		}
+	}
+}
+
+// ParseHostPort parses "0.0.0.0:80", "127.0.0.1:8080" or "8080" (all addresses).
+func ParseHostPort(s string) (host string, port int, err error) {
+	host, portStr := "0.0.0.0", s
+	if i := strings.LastIndex(s, ":"); i >= 0 {
+		host, portStr = s[:i], s[i+1:]
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("%q: the host must be an IP address", s)
+	}
+	port, err = strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("%q: the port must be a number from 1 to 65535", s)
+	}
+	return host, port, nil
 }
 
 // ParsePublish parses a publish address "127.0.0.1:5433" or "5433". Only
@@ -489,6 +642,7 @@ func (c *Config) Validate() error {
 			add(key+".download.checked_candidates", "must be at least 1")
 		}
 		validateDatabase(a.Database, key+".database", add)
+		validateStack(a.Stack, key+".app", add)
 	}
 	if len(errs) == 0 {
 		return nil
