@@ -18,6 +18,7 @@ import (
 )
 
 func TestNewNegotiatesAPIVersion(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 20*time.Second)
 	server, api, err := e.Version(ctx)
@@ -88,6 +89,7 @@ func TestNewUnreachable(t *testing.T) {
 }
 
 func TestEnsureImageLocal(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 30*time.Second)
 	var progress bytes.Buffer
@@ -113,6 +115,7 @@ func TestEnsureImageLocal(t *testing.T) {
 }
 
 func TestEnsureImageMissing(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	const ref = "lifeboat-test/does-not-exist:1"
@@ -137,6 +140,7 @@ func TestEnsureImageMissing(t *testing.T) {
 }
 
 func TestCreateContainerErrors(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	labels := testLabels(t)
@@ -232,6 +236,7 @@ func TestCreateContainerErrors(t *testing.T) {
 // one: the second start fails with ErrPortInUse naming the port. (On the
 // default bridge: an internal network publishes nothing.)
 func TestStartPortInUse(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	labels := testLabels(t)
@@ -298,6 +303,7 @@ func TestStartPortInUse(t *testing.T) {
 }
 
 func TestVolumes(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	labels := testLabels(t)
@@ -353,6 +359,7 @@ func TestVolumes(t *testing.T) {
 // each container gets an anonymous, unlabelled volume, removed only with
 // RemoveContainer(…, true).
 func TestAnonymousVolumeOfImage(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	spec := sleeper(uniq(t, ""), testLabels(t))
@@ -386,6 +393,7 @@ func TestAnonymousVolumeOfImage(t *testing.T) {
 }
 
 func TestNetworks(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 60*time.Second)
 	labels := testLabels(t)

@@ -63,6 +63,7 @@ func (w *firstWrite) Write(p []byte) (int, error) {
 // by IP, exec (exit codes, streaming, stdin, env, cancel, TTY), health,
 // listing by labels, logs, stop/wait/remove, and that nothing is left.
 func TestPostgresLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 3*time.Minute)
 	labels := testLabels(t)
@@ -293,6 +294,7 @@ func TestPostgresLifecycle(t *testing.T) {
 // A published port on the default bridge answers on 127.0.0.1, and a second
 // container publishing the same port fails to start with ErrPortInUse.
 func TestPublishedPort(t *testing.T) {
+	t.Parallel()
 	e := newEngine(t)
 	ctx := testCtx(t, 2*time.Minute)
 	labels := testLabels(t)

@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// tcpProbe is a command that exits 0 when it can open a TCP connection to
+// host:port within 3 seconds, non-zero otherwise (bash's /dev/tcp).
+func tcpProbe(host string, port int) []string {
+	return []string{"bash", "-c", fmt.Sprintf("timeout 3 bash -c 'echo > /dev/tcp/%s/%d'", host, port)}
+}
+
+// hostOutboundIP is the host's address on its default route (no packet is
+// sent), or "" without one.
+func hostOutboundIP() string {
+	conn, err := net.Dial("udp", "1.1.1.1:53")
+	if err != nil {
+		return ""
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// A container on an internal network has no egress: it cannot open a
+// connection to another machine, while a container on the default bridge
+// can (the control, when this machine has egress at all).
+func TestInternalNetworkHasNoEgress(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	labels := testLabels(t)
+	netName := uniq(t, "net")
+	if _, err := e.EnsureNetwork(ctx, netName, true, labels); err != nil {
+		t.Fatal(err)
+	}
+	cleanupNetwork(t, e, netName)
+
+	inside := sleeper(uniq(t, "inside"), labels)
+	inside.Network = netName
+	insideID := createStarted(t, ctx, e, inside)
+	outsideID := createStarted(t, ctx, e, sleeper(uniq(t, "outside"), labels))
+
+	for _, target := range []struct {
+		host string
+		port int
+	}{
+		{"1.1.1.1", 53}, // a public DNS resolver
+		{"8.8.8.8", 53},
+	} {
+		control, err := e.ExecCapture(ctx, outsideID, tcpProbe(target.host, target.port), ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.ExecCapture(ctx, insideID, tcpProbe(target.host, target.port), ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExitCode == 0 {
+			t.Errorf("a container on the internal network reached %s:%d", target.host, target.port)
+		}
+		if control.ExitCode != 0 {
+			t.Logf("control: the default bridge cannot reach %s:%d either (exit %d): this machine has no egress, the check is weaker", target.host, target.port, control.ExitCode)
+		} else {
+			t.Logf("%s:%d: reachable from the default bridge, not from the internal network (exit %d)", target.host, target.port, res.ExitCode)
+		}
+	}
+}
+
+// What an internal network does NOT isolate: the host itself. Traffic to the
+// host's own addresses is not forwarded, so Docker's isolation rules (in
+// FORWARD) do not see it: a container on an internal network reaches every
+// host process listening on all interfaces, through the network's gateway
+// and the host's other addresses. Host processes bound to 127.0.0.1 stay out
+// of reach. This test pins that behaviour down; Lifeboat's drills must not
+// count on an internal network to keep the app away from, say, a local MTA
+// listening on 0.0.0.0:25.
+func TestInternalNetworkStillReachesHost(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	labels := testLabels(t)
+	netName := uniq(t, "net")
+	if _, err := e.EnsureNetwork(ctx, netName, true, labels); err != nil {
+		t.Fatal(err)
+	}
+	cleanupNetwork(t, e, netName)
+	n, err := e.InspectNetwork(ctx, netName)
+	if err != nil || n.Gateway == "" {
+		t.Fatalf("network %+v, %v", n, err)
+	}
+
+	all, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	loopback, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loopback.Close()
+	for _, l := range []net.Listener{all, loopback} {
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+	allPort := all.Addr().(*net.TCPAddr).Port
+	loopbackPort := loopback.Addr().(*net.TCPAddr).Port
+
+	inside := sleeper(uniq(t, "inside"), labels)
+	inside.Network = netName
+	id := createStarted(t, ctx, e, inside)
+
+	probe := func(host string, port int) int {
+		res, err := e.ExecCapture(ctx, id, tcpProbe(host, port), ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.ExitCode
+	}
+	if code := probe(n.Gateway, allPort); code != 0 {
+		t.Errorf("a host listener on 0.0.0.0 is not reachable at the gateway %s (exit %d): Docker now isolates the host too; update the docs of EnsureNetwork", n.Gateway, code)
+	}
+	if ip := hostOutboundIP(); ip == "" {
+		t.Logf("no default route: the host's outbound address was not probed")
+	} else if probe(ip, allPort) != 0 {
+		t.Logf("a host listener on 0.0.0.0 is not reachable at the host's address %s", ip)
+	} else {
+		t.Logf("a host listener on 0.0.0.0 is reachable at the gateway %s and at the host's address %s", n.Gateway, ip)
+	}
+	if code := probe(n.Gateway, loopbackPort); code == 0 {
+		t.Errorf("a host listener on 127.0.0.1 is reachable from an internal network")
+	}
+}
+
+// EnsureNetwork's answer for a network that another tool created twice
+// (API 1.41 allows it): InspectNetwork says ErrConflict, RemoveNetwork
+// removes both.
+func TestDuplicateNetworkNames(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	ctx := testCtx(t, time.Minute)
+	labels := testLabels(t)
+	name := uniq(t, "net")
+	cleanupNetwork(t, e, name)
+	for range 2 {
+		if _, err := e.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels}); err != nil {
+			t.Skipf("this daemon refuses duplicate network names: %v", err)
+		}
+	}
+	if _, err := e.InspectNetwork(ctx, name); err == nil {
+		t.Errorf("InspectNetwork of a duplicated name succeeded")
+	}
+	if err := e.RemoveNetwork(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := e.ListNetworks(ctx, labels); len(list) != 0 {
+		t.Errorf("left: %+v", list)
+	}
+}
