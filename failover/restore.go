@@ -59,11 +59,25 @@ type RestoreResult struct {
 }
 
 // Restore builds a new database generation from an archive beside the
-// current one, verifies it, and only then makes it current. When anything
-// fails, the new generation's container and volume are removed (its record
-// and logs stay, status failed) and the current generation is untouched.
-// The caller holds the app's lock.
+// current one, verifies it, and only then makes it current (Build, then
+// Promote). When anything fails, the new generation's container and volume
+// are removed (its record and logs stay, status failed) and the current
+// generation is untouched. The caller holds the app's lock.
 func (s *Standby) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
+	res, err := s.Build(ctx, req)
+	if err != nil {
+		return res, err
+	}
+	retired, err := s.Promote(ctx, res.Generation, req.KeepPreviousRunning)
+	res.Retired = append(res.Retired, retired...)
+	return res, err
+}
+
+// Build restores an archive into a new generation and verifies it, without
+// making it current: its record says "building" until Promote (a run
+// killed in between leaves it for CleanLeftovers). On failure the
+// generation is discarded.
+func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
 	res := &RestoreResult{Retired: []int{}, Cleaned: []string{}}
 	cleaned, err := s.CleanLeftovers(ctx)
 	res.Cleaned = append(res.Cleaned, cleaned...)
@@ -104,34 +118,42 @@ func (s *Standby) Restore(ctx context.Context, req RestoreRequest) (*RestoreResu
 	g.Phases = t.phases
 	g.FinishedAt = time.Now().UTC()
 	if buildErr != nil {
-		g.Status, g.Error = state.StatusFailed, buildErr.Error()
-		s.discard(g)
-		if err := s.State.Save(g); err != nil {
-			s.Log.Error("saving the failed generation's record", "err", err)
-		}
+		s.Discard(g, buildErr)
 		return res, fmt.Errorf("generation %d failed, the current database is untouched: %w", n, buildErr)
 	}
+	return res, s.State.Save(g)
+}
 
-	// Switch: the current pointer moves only now.
-	if err := s.State.SetCurrent(n); err != nil {
-		g.Status, g.Error = state.StatusFailed, "could not record it as current: "+err.Error()
-		s.discard(g)
-		s.State.Save(g)
-		return res, err
+// Discard marks generation g failed with the reason, removes its container
+// and volume and keeps its record and logs.
+func (s *Standby) Discard(g *state.Generation, reason error) {
+	g.Status, g.Error = state.StatusFailed, reason.Error()
+	if g.FinishedAt.IsZero() {
+		g.FinishedAt = time.Now().UTC()
+	}
+	s.discard(g)
+	if err := s.State.Save(g); err != nil {
+		s.Log.Error("saving the failed generation's record", "err", err)
+	}
+}
+
+// Promote makes a built generation current and retires old ones per
+// keep_generations (the previous one is kept, stopped unless keepRunning).
+func (s *Standby) Promote(ctx context.Context, g *state.Generation, keepRunning bool) ([]int, error) {
+	if err := s.State.SetCurrent(g.Number); err != nil {
+		s.Discard(g, fmt.Errorf("could not record it as current: %w", err))
+		return nil, err
 	}
 	g.Status = state.StatusReady
-	t.done("switch")
-	g.Phases = t.phases
 	if err := s.State.Save(g); err != nil {
-		return res, err
+		return nil, err
 	}
-	s.say("generation %d is current", n)
-	retired, err := s.retire(ctx, n, req.KeepPreviousRunning)
-	res.Retired = append(res.Retired, retired...)
+	s.say("generation %d is current", g.Number)
+	retired, err := s.retire(ctx, g.Number, keepRunning)
 	if err != nil {
-		return res, fmt.Errorf("generation %d is current, but retiring old generations failed: %w", n, err)
+		return retired, fmt.Errorf("generation %d is current, but retiring old generations failed: %w", g.Number, err)
 	}
-	return res, nil
+	return retired, nil
 }
 
 // build creates, starts, restores and verifies generation g.

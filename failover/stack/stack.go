@@ -1,0 +1,320 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+)
+
+// Errors of Up.
+var (
+	// ErrRelease: the release command failed; nothing else was started.
+	ErrRelease = errors.New("release command failed")
+	// ErrUnhealthy: web did not answer its health path with 2xx in time, or
+	// a process exited.
+	ErrUnhealthy = errors.New("app did not become healthy")
+	// ErrNoProcesses: neither the config nor the image's Procfile says what to run.
+	ErrNoProcesses = errors.New("no process types")
+)
+
+// Plan says what to run: the processes of one image against one database
+// generation, in one mode.
+type Plan struct {
+	App        string
+	Mode       Mode
+	Purpose    string // standby or drill (the io.lifeboat.purpose label)
+	Generation int
+	// Prefix names the containers: {Prefix}-{type}-{n}.
+	Prefix string
+	Image  string
+	// Processes to run, with their commands and counts.
+	Processes map[string]config.Process
+	// Release runs first; empty: no release phase.
+	Release string
+	// Shell: commands run with /bin/sh -c; false (an image without a
+	// shell): split into words.
+	Shell bool
+	// Vars are the config vars before the per-process DYNO.
+	Vars map[string]string
+	Port int
+	// Network is the app's internal network (the database is on it).
+	Network string
+	// PublicNetwork, when set, is the primary network (egress, published
+	// ports) and Network is joined as well.
+	PublicNetwork string
+	// Publish web.1 on this host address ("0.0.0.0:80"); empty: not published.
+	Publish string
+	Health  config.Health
+	// Labels are added to every container (app, purpose, generation).
+	Labels map[string]string
+}
+
+// ContainerName is the name of process n of a type.
+func (p *Plan) ContainerName(typ string, n int) string {
+	return fmt.Sprintf("%s-%s-%d", p.Prefix, typ, n)
+}
+
+// Result says what Up did.
+type Result struct {
+	BootSeconds float64        `json:"boot_seconds"`
+	Release     *ReleaseResult `json:"release,omitempty"`
+	Containers  []string       `json:"containers"`
+	// WebURL is where web answered its health check.
+	WebURL string `json:"web_url"`
+}
+
+// ReleaseResult is the release phase's outcome.
+type ReleaseResult struct {
+	Command  string  `json:"command"`
+	ExitCode int     `json:"exit_code"`
+	Seconds  float64 `json:"seconds"`
+	Log      string  `json:"log"`
+}
+
+// Runner starts and stops app containers.
+type Runner struct {
+	Engine *engine.Engine
+	// Progress gets a line per step; nil: none.
+	Progress io.Writer
+}
+
+func (r *Runner) say(format string, args ...any) {
+	if r.Progress != nil {
+		fmt.Fprintf(r.Progress, format+"\n", args...)
+	}
+}
+
+// Up runs the release command (it must succeed before anything else
+// starts), then every process, then waits until web answers its health
+// path with 2xx. On failure the containers it started are left for the
+// caller to remove (Remove with the plan's labels), so their logs can be read.
+func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
+	start := time.Now()
+	res := &Result{Containers: []string{}}
+	if len(p.Processes) == 0 {
+		return res, ErrNoProcesses
+	}
+	if p.Release != "" {
+		rr, err := r.release(ctx, p)
+		res.Release = rr
+		if err != nil {
+			return res, err
+		}
+	}
+	types := make([]string, 0, len(p.Processes))
+	for t := range p.Processes {
+		types = append(types, t)
+	}
+	// web first, then the others by name.
+	sort.Slice(types, func(i, j int) bool {
+		if (types[i] == "web") != (types[j] == "web") {
+			return types[i] == "web"
+		}
+		return types[i] < types[j]
+	})
+	for _, t := range types {
+		proc := p.Processes[t]
+		for n := 1; n <= proc.Count; n++ {
+			name := p.ContainerName(t, n)
+			publish := t == "web" && n == 1 && p.Publish != ""
+			if err := r.start(ctx, p, t, n, proc.Command, publish); err != nil {
+				return res, err
+			}
+			res.Containers = append(res.Containers, name)
+		}
+	}
+	r.say("  waiting for web to answer %s", p.Health.Path)
+	url, err := r.waitHealthy(ctx, p, res.Containers)
+	res.WebURL = url
+	res.BootSeconds = time.Since(start).Seconds()
+	return res, err
+}
+
+func (p *Plan) command(cmd string) (entrypoint, args []string) {
+	if p.Shell {
+		return []string{"/bin/sh", "-c"}, []string{cmd}
+	}
+	f := strings.Fields(cmd)
+	return f[:1], f[1:]
+}
+
+func (p *Plan) spec(typ string, n int, cmd string, publish bool) (engine.ContainerSpec, error) {
+	ep, args := p.command(cmd)
+	labels := map[string]string{engine.LabelRole: typ}
+	for k, v := range p.Labels {
+		labels[k] = v
+	}
+	vars := map[string]string{}
+	for k, v := range p.Vars {
+		vars[k] = v
+	}
+	vars["DYNO"] = fmt.Sprintf("%s.%d", typ, n)
+	spec := engine.ContainerSpec{
+		Name: p.ContainerName(typ, n), Image: p.Image, Entrypoint: ep, Cmd: args,
+		Env: EnvList(vars), Labels: labels, Network: p.Network, Aliases: []string{p.ContainerName(typ, n)},
+		StopTimeout: 30 * time.Second,
+	}
+	if typ != "release" {
+		spec.RestartPolicy = "unless-stopped"
+	}
+	if p.PublicNetwork != "" {
+		spec.Network = p.PublicNetwork
+	}
+	if publish {
+		host, port, err := config.ParseHostPort(p.Publish)
+		if err != nil {
+			return spec, err
+		}
+		spec.Publish = []engine.Port{{HostIP: host, HostPort: port, ContainerPort: p.Port}}
+	}
+	return spec, nil
+}
+
+func (r *Runner) start(ctx context.Context, p *Plan, typ string, n int, cmd string, publish bool) error {
+	spec, err := p.spec(typ, n, cmd, publish)
+	if err != nil {
+		return err
+	}
+	if err := r.Engine.RemoveContainer(ctx, spec.Name, false); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return err
+	}
+	if _, err := r.Engine.CreateContainer(ctx, spec); err != nil {
+		return err
+	}
+	if p.PublicNetwork != "" {
+		if err := r.Engine.ConnectNetwork(ctx, p.Network, spec.Name, []string{spec.Name}); err != nil {
+			return err
+		}
+	}
+	if err := r.Engine.StartContainer(ctx, spec.Name); err != nil {
+		return err
+	}
+	r.say("  started %s (%s.%d)", spec.Name, typ, n)
+	return nil
+}
+
+// release runs the release command to completion.
+func (r *Runner) release(ctx context.Context, p *Plan) (*ReleaseResult, error) {
+	start := time.Now()
+	rr := &ReleaseResult{Command: p.Release, ExitCode: -1}
+	r.say("  release: %s", p.Release)
+	if err := r.start(ctx, p, "release", 1, p.Release, false); err != nil {
+		return rr, fmt.Errorf("%w: %w", ErrRelease, err)
+	}
+	name := p.ContainerName("release", 1)
+	code, err := r.Engine.WaitContainer(ctx, name)
+	rr.ExitCode, rr.Seconds = code, time.Since(start).Seconds()
+	rr.Log, _ = r.Engine.Logs(context.WithoutCancel(ctx), name, 40)
+	r.Engine.RemoveContainer(context.WithoutCancel(ctx), name, true)
+	if err != nil {
+		return rr, fmt.Errorf("%w: %w", ErrRelease, err)
+	}
+	if code != 0 {
+		return rr, fmt.Errorf("%w: %q exited %d; nothing else was started. Its last lines:\n%s", ErrRelease, p.Release, code, indent(rr.Log))
+	}
+	return rr, nil
+}
+
+// waitHealthy polls web.1's health path from the host over the app's
+// network until it answers 2xx, failing fast when a process exits.
+func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) (string, error) {
+	deadline := time.Now().Add(p.Health.Timeout.D())
+	client := &http.Client{Timeout: 5 * time.Second}
+	last := "no answer yet"
+	web := p.ContainerName("web", 1)
+	if _, ok := p.Processes["web"]; !ok || p.Processes["web"].Count < 1 {
+		web = ""
+	}
+	for {
+		for _, name := range containers {
+			c, err := r.Engine.InspectContainer(ctx, name)
+			if err != nil {
+				return "", fmt.Errorf("%w: %s: %w", ErrUnhealthy, name, err)
+			}
+			if c.State != "running" {
+				logs, _ := r.Engine.Logs(ctx, name, 20)
+				return "", fmt.Errorf("%w: %s is %s (exit code %d). Its last lines:\n%s", ErrUnhealthy, name, c.State, c.ExitCode, indent(logs))
+			}
+		}
+		if web == "" {
+			return "", nil // no web process: running is all we can check
+		}
+		c, err := r.Engine.InspectContainer(ctx, web)
+		if err == nil {
+			ip := c.IPs[p.Network]
+			url := "http://" + ip + ":" + strconv.Itoa(p.Port) + p.Health.Path
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := client.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+				resp.Body.Close()
+				if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+					return url, nil
+				}
+				last = fmt.Sprintf("%s answered %d", url, resp.StatusCode)
+			} else {
+				last = err.Error()
+			}
+		}
+		if time.Now().After(deadline) {
+			logs, _ := r.Engine.Logs(ctx, web, 20)
+			return "", fmt.Errorf("%w within %v: %s. web.1's last lines:\n%s", ErrUnhealthy, p.Health.Timeout, last, indent(logs))
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(p.Health.Interval.D()):
+		}
+	}
+}
+
+// Remove stops and removes every container matching labels.
+func (r *Runner) Remove(ctx context.Context, labels map[string]string) ([]string, error) {
+	cs, err := r.Engine.ListContainers(ctx, labels, true)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, c := range cs {
+		if err := r.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.Name)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Healthy checks once that web answers its health path at url.
+func Healthy(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return fmt.Errorf("%s answered %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return "    (no output)"
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
