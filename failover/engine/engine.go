@@ -3,7 +3,8 @@
 // It is a thin, typed wrapper over github.com/moby/moby/client: the rest of
 // Lifeboat sees only this package's types (ContainerSpec, Container, Image,
 // Network, Volume…) and its named errors (ErrUnreachable, ErrNotFound,
-// ErrImageMissing, ErrPortInUse, ErrConflict, ErrInUse), never the client's.
+// ErrImageMissing, ErrPortInUse, ErrConflict, ErrInUse, ErrNotRunning),
+// never the client's.
 // Every method takes a context first; cancelling it abandons the request.
 //
 // The client negotiates the API version down to what the daemon speaks (a

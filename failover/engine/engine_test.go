@@ -203,6 +203,21 @@ func TestCreateContainerErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("exec in a stopped container", func(t *testing.T) {
+		spec := sleeper(uniq(t, ""), labels)
+		id, err := e.CreateContainer(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cleanupContainer(t, e, id)
+		if _, err := e.Exec(ctx, id, []string{"true"}, ExecOptions{}); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("got %v, want ErrNotRunning", err)
+		}
+		if _, err := e.Exec(ctx, uniq(t, "missing"), []string{"true"}, ExecOptions{}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing container: got %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("not found is fine for removal", func(t *testing.T) {
 		missing := uniq(t, "missing")
 		if _, err := e.InspectContainer(ctx, missing); !errors.Is(err, ErrNotFound) {
@@ -470,6 +485,9 @@ func TestNetworks(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runNewChild())
+	}
 	// Fail early and clearly when the test image is missing.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	e, err := New(ctx)

@@ -40,6 +40,10 @@ var (
 	// ErrConflict: a container, network or volume of that name already exists.
 	ErrConflict = errors.New("name already in use")
 
+	// ErrNotRunning: the container is not running (created, exited,
+	// paused, restarting), so nothing can be executed in it.
+	ErrNotRunning = errors.New("container not running")
+
 	// ErrInUse: the object cannot be removed because something still uses
 	// it (a volume mounted by a container, a network with attached containers).
 	ErrInUse = errors.New("in use")
@@ -69,6 +73,8 @@ func (e *Engine) classify(err error, what string) error {
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("%s: %w: %s", what, ErrNotFound, msg)
+	case cerrdefs.IsConflict(err) && notRunning(msg):
+		return fmt.Errorf("%s: %w: %s", what, ErrNotRunning, msg)
 	case cerrdefs.IsConflict(err):
 		return fmt.Errorf("%s: %w: %s", what, ErrConflict, msg)
 	}
@@ -87,6 +93,12 @@ type opError struct {
 
 func (o *opError) Error() string { return o.what + ": " + o.msg }
 func (o *opError) Unwrap() error { return o.err }
+
+// notRunning recognises the daemon's "Container … is not running" (and
+// paused, restarting) conflicts, which are not name clashes.
+func notRunning(msg string) bool {
+	return strings.Contains(msg, "is not running") || strings.Contains(msg, "is paused") || strings.Contains(msg, "is restarting")
+}
 
 // unreachable builds the ErrUnreachable error for a failed connection,
 // diagnosing a local socket directly (the client's own message does not

@@ -35,7 +35,8 @@ type ExecResult struct {
 // stdout and stderr to opts.Stdout and opts.Stderr as they come (a
 // pg_restore running for minutes is never buffered whole), and returns its
 // exit code. A non-zero exit code is not an error: err is for failures to
-// run or follow the command.
+// run or follow the command (ErrNotRunning when the container is not
+// running, ErrNotFound when it does not exist).
 //
 // Cancelling ctx stops waiting and returns ctx's error, but the process
 // keeps running in the container: the Engine API has no way to signal an

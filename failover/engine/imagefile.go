@@ -66,3 +66,28 @@ func (e *Engine) ImageHasFile(ctx context.Context, image, path string) (bool, er
 	}
 	return err == nil, err
 }
+
+// PullImage pulls ref to get its newest version. When the pull fails (no
+// registry reachable, an outage) and a local copy exists, it returns the
+// local image and the pull's error wrapped in ErrStaleImage, so that the
+// caller can go on with it and say so; with neither, ErrImageMissing.
+func (e *Engine) PullImage(ctx context.Context, ref string, progress io.Writer) (Image, error) {
+	pullErr := e.pull(ctx, ref, progress)
+	img, err := e.InspectImage(ctx, ref)
+	switch {
+	case pullErr == nil && err == nil:
+		return img, nil
+	case pullErr != nil && err == nil:
+		return img, fmt.Errorf("%w: pulling %s failed (%v); using the local copy %s", ErrStaleImage, ref, pullErr, shortID(img.ID))
+	case errors.Is(err, ErrNotFound):
+		if errors.Is(pullErr, ErrUnreachable) {
+			return Image{}, pullErr
+		}
+		return Image{}, imageMissing(ref, pullErr)
+	}
+	return Image{}, err
+}
+
+// ErrStaleImage is returned by PullImage with a usable local image when the
+// pull failed.
+var ErrStaleImage = errors.New("could not pull the newest image")
