@@ -62,7 +62,7 @@ const (
 
 // ContainerSpec describes a container to create.
 type ContainerSpec struct {
-	Name       string // required: Lifeboat names every container it makes
+	Name       string // "" lets the daemon pick one (for throwaway probes); Lifeboat names the rest
 	Image      string // must be local (see EnsureImage): creating never pulls
 	Cmd        []string
 	Entrypoint []string // nil keeps the image's

@@ -13,6 +13,25 @@
 //
 // Objects Lifeboat creates carry the Label* labels and are found again by
 // them (ListContainers, ListNetworks, ListVolumes), never by name patterns.
+//
+// What the daemon does that callers would not guess (all seen on Debian 12's
+// docker.io 20.10.24, API 1.41, and pinned down by this package's tests):
+//
+//   - Internal networks: no egress to other machines, but the host reaches
+//     containers by IP, and containers reach host processes listening on
+//     0.0.0.0 (through the gateway and the host's other addresses; 127.0.0.1
+//     stays out of reach). Published ports on an internal network are
+//     silently dropped by the daemon; CreateContainer refuses them.
+//   - Network names are not unique at API 1.41; EnsureNetwork and
+//     RemoveNetwork deal with it.
+//   - A container may be created on a network that does not exist (it fails
+//     at start); CreateContainer checks first.
+//   - Image VOLUMEs (postgres: /var/lib/postgresql/data) become anonymous,
+//     unlabelled volumes unless mounted over; only RemoveContainer(…, true)
+//     removes them.
+//   - Mounting a volume that does not exist creates it, unlabelled: create
+//     volumes with CreateVolume first.
+//   - A taken host port is only found at start, not create.
 package engine
 
 import (
