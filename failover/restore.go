@@ -434,6 +434,14 @@ func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRe
 		}
 		path = abs
 		ref = state.ArchiveRef{Key: "file://" + path}
+		// A file of the cache is checked against its manifest.
+		if l, err := Cache(s.App).List(); err == nil {
+			for _, e := range l {
+				if e.Path == path {
+					ref, want = state.ArchiveRef{Key: e.Key, CapturedAt: e.CapturedAt}, e.DumpSHA256
+				}
+			}
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -536,3 +544,7 @@ func (t *timer) done(name string) {
 	t.phases = append(t.phases, state.Phase{Name: name, Seconds: now.Sub(t.last).Seconds()})
 	t.last = now
 }
+
+// waitReady is database.WaitReady, here for the files of this package that
+// only need it.
+var waitReady = database.WaitReady

@@ -91,7 +91,9 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	pf.BoolVar(&g.json, "json", false, "print one JSON document on stdout")
 	pf.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (default: the config's log_level)")
 	root.AddCommand(newConfigCmd(g), newArchivesCmd(g), newFetchCmd(g), newInspectCmd(g),
-		newRestoreCmd(g), newRollbackCmd(g), newGenerationsCmd(g), newDBCmd(g), newVersionCmd(g))
+		newRestoreCmd(g), newRollbackCmd(g), newGenerationsCmd(g), newDBCmd(g),
+		newUpCmd(g), newDownCmd(g), newPSCmd(g), newRefreshCmd(g), newFailoverCmd(g), newFailbackCmd(g),
+		newVersionCmd(g))
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -298,3 +300,30 @@ func rootCause(err error) error {
 	}
 	return err
 }
+
+// Upload writes the file at path to key (multipart for large files) and
+// returns a presigned GET URL valid for expires, for a one-off download
+// such as Heroku's `pg:backups:restore`.
+func (s *Store) Upload(ctx context.Context, key, path string, expires time.Duration) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	tm := transfermanager.New(s.client)
+	if _, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+		Bucket: aws.String(s.opts.Bucket), Key: aws.String(key), Body: f,
+	}); err != nil {
+		return "", s.wrap("upload s3://"+s.opts.Bucket+"/"+key, err)
+	}
+	req, err := s3.NewPresignClient(s.client).PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.opts.Bucket), Key: aws.String(key),
+	}, s3.WithPresignExpires(expires))
+	if err != nil {
+		return "", fmt.Errorf("presign s3://%s/%s: %w", s.opts.Bucket, key, err)
+	}
+	return req.URL, nil
+}
+
+// Bucket is the store's bucket.
+func (s *Store) Bucket() string { return s.opts.Bucket }

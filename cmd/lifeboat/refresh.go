@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dr/lifeboat/failover"
+)
+
+func newRefreshCmd(g *globals) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "refresh",
+		Short: "The scheduled job: newest archive → new verified generation → app on it → switch",
+		Long: `Fetch the newest archive (if newer than the current generation's), pull the app
+image, snapshot the Heroku config vars, restore a new database generation beside the
+running one, verify it, start the app on it and wait until healthy; only then switch to
+it and retire the old app containers and database (keep_generations). If any step
+fails, the old standby keeps running exactly as it was, the failure is reported, and
+the exit code is 1. A newer archive in the bucket that cannot be used also fails the
+refresh (after caching the newest valid one), so that a failing backup job is noticed.
+While failed over, refresh refuses to run (it would overwrite the data written during
+the outage) unless --force. Each run is recorded under {state_dir}/{app}/runs/.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, release, err := g.standby(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer release()
+			res, err := s.Refresh(cmd.Context(), failover.RefreshOptions{Force: force})
+			for _, w := range res.Warnings {
+				g.warn("%s", w)
+			}
+			if eerr := g.emit(res, func(w io.Writer) { printRefresh(w, res) }); eerr != nil {
+				return eerr
+			}
+			return err
+		},
+	}
+	c.Flags().BoolVar(&force, "force", false, "restore even when the archive is not newer, and run even while failed over")
+	return c
+}
+
+func printRefresh(w io.Writer, r *failover.RefreshResult) {
+	fmt.Fprintf(w, "refresh: %s", r.Outcome)
+	if r.Generation != nil {
+		fmt.Fprintf(w, " (generation %d, archive %s)", r.Generation.Number, r.Generation.Archive.Key)
+	}
+	fmt.Fprintln(w)
+	var phases []string
+	for _, p := range r.Run.Phases {
+		phases = append(phases, fmt.Sprintf("%s %.1fs", p.Name, p.Seconds))
+	}
+	fmt.Fprintf(w, "  phases: %s\n", strings.Join(phases, ", "))
+	if r.App != nil && r.App.Stack != nil {
+		fmt.Fprintf(w, "  app: %s, web %s\n", strings.Join(r.App.Stack.Containers, ", "), r.App.Stack.WebURL)
+	}
+	if r.Run.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Run.Error)
+	}
+}

@@ -1,0 +1,373 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/stack"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
+)
+
+// ErrNoStack is returned by app operations when the config names no app image.
+var ErrNoStack = errors.New("no app image configured (app.image)")
+
+// procfilePaths are where images keep their Procfile: the root, Heroku's
+// /app, Cloud Native Buildpacks' /workspace.
+var procfilePaths = []string{"/Procfile", "/app/Procfile", "/workspace/Procfile"}
+
+// PublicNetwork is the app's non-internal network, used while serving.
+func (s *Standby) PublicNetwork() string { return "lifeboat-" + s.App.Name + "-public" }
+
+// appPlan is what to run for generation g in a mode, with image img.
+func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*stack.Plan, error) {
+	cfg := s.App.Stack
+	procs, release, err := s.processes(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	if mode == stack.ModeStandby || mode == stack.ModeDrill {
+		only := map[string]bool{}
+		for _, p := range cfg.StandbyProcesses {
+			only[p] = true
+		}
+		for name := range procs {
+			if !only[name] && mode == stack.ModeStandby {
+				delete(procs, name)
+			}
+		}
+	}
+	shell, err := s.Engine.ImageHasFile(ctx, img.ID, "/bin/sh")
+	if err != nil {
+		return nil, err
+	}
+	snap, err := stack.LoadSnapshot(s.State.ConfigVarsFile())
+	if err != nil {
+		return nil, err
+	}
+	envFile, err := stack.ReadEnvFile(cfg.EnvFile)
+	if err != nil {
+		return nil, err
+	}
+	dbURL, err := s.InternalURL(g)
+	if err != nil {
+		return nil, err
+	}
+	p := &stack.Plan{
+		App: s.App.Name, Mode: mode, Purpose: PurposeStandby, Generation: g.Number,
+		Prefix: fmt.Sprintf("lifeboat-%s-g%d", s.App.Name, g.Number), Image: img.ID,
+		Processes: procs, Release: release, Shell: shell,
+		Vars: stack.Vars(cfg, snap.Vars, envFile, mode, dbURL, ""), Port: cfg.Port,
+		Network: g.Network, Health: cfg.Health,
+		Labels: map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby,
+			engine.LabelGeneration: strconv.Itoa(g.Number)},
+	}
+	if mode == stack.ModeServing {
+		p.PublicNetwork, p.Publish = s.PublicNetwork(), cfg.Publish
+	}
+	return p, nil
+}
+
+// processes are the config's process types, or the image's Procfile's.
+func (s *Standby) processes(ctx context.Context, img engine.Image) (map[string]config.Process, string, error) {
+	cfg := s.App.Stack
+	procs := map[string]config.Process{}
+	for k, v := range cfg.Processes {
+		if v.Count == 0 {
+			v.Count = 1
+		}
+		procs[k] = v
+	}
+	release := cfg.Release
+	if len(procs) == 0 || release == "" {
+		var procfile map[string]string
+		paths := append([]string{}, procfilePaths...)
+		if img.WorkingDir != "" {
+			paths = append(paths, img.WorkingDir+"/Procfile")
+		}
+		for _, p := range paths {
+			b, err := s.Engine.ReadImageFile(ctx, img.ID, p)
+			if errors.Is(err, engine.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			if procfile, err = stack.ParseProcfile(b); err != nil {
+				return nil, "", fmt.Errorf("%s in image %s: %w", p, cfg.Image, err)
+			}
+			break
+		}
+		if len(procs) == 0 {
+			for name, cmd := range procfile {
+				if name != "release" {
+					procs[name] = config.Process{Command: cmd, Count: 1}
+				}
+			}
+		}
+		if release == "" {
+			release = procfile["release"]
+		}
+	}
+	if release == "none" {
+		release = ""
+	}
+	if len(procs) == 0 {
+		// No Procfile: web is whatever the image runs by default.
+		procs["web"] = config.Process{Count: 1}
+	}
+	return procs, release, nil
+}
+
+// appImage returns the app image: pulled to its newest version when pull
+// is set (refresh), else the local copy only (failover must not depend on
+// a registry). A pull that fails with a local copy present gives the local
+// copy and a warning.
+func (s *Standby) appImage(ctx context.Context, pull bool) (engine.Image, []string, error) {
+	ref := s.App.Stack.Image
+	if !pull {
+		img, err := s.Engine.InspectImage(ctx, ref)
+		if errors.Is(err, engine.ErrNotFound) {
+			return img, nil, fmt.Errorf("%w: app image %s is not on this host: run `lifeboat refresh` while the registry is reachable", engine.ErrImageMissing, ref)
+		}
+		return img, nil, err
+	}
+	img, err := s.Engine.PullImage(ctx, ref, nil)
+	if errors.Is(err, engine.ErrStaleImage) {
+		return img, []string{err.Error()}, nil
+	}
+	return img, nil, err
+}
+
+// UpResult says what Up did.
+type UpResult struct {
+	Generation int           `json:"generation"`
+	Mode       string        `json:"mode"`
+	Image      string        `json:"image"`
+	ImageID    string        `json:"image_id"`
+	Stack      *stack.Result `json:"stack"`
+	Warnings   []string      `json:"warnings"`
+}
+
+// Up starts the app on the current generation in the current mode
+// (serving after a failover, else standby), replacing the app containers
+// of that generation.
+func (s *Standby) Up(ctx context.Context) (*UpResult, error) {
+	if !s.App.Stack.Enabled() {
+		return nil, ErrNoStack
+	}
+	g, err := s.CurrentGeneration()
+	if err != nil {
+		return nil, err
+	}
+	mode := stack.ModeStandby
+	if sv, err := s.State.Serving(); err == nil && sv != nil {
+		mode = stack.ModeServing
+	}
+	if err := s.ensureDatabaseRunning(ctx, g); err != nil {
+		return nil, err
+	}
+	img, warnings, err := s.appImage(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.startApp(ctx, g, mode, img)
+	if res != nil {
+		res.Warnings = append(res.Warnings, warnings...)
+	}
+	return res, err
+}
+
+// startApp replaces generation g's app containers with new ones in mode
+// and waits until web is healthy. On failure the new containers are
+// removed (their logs are in the error).
+func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*UpResult, error) {
+	plan, err := s.appPlan(ctx, g, mode, img)
+	if err != nil {
+		return nil, err
+	}
+	res := &UpResult{Generation: g.Number, Mode: string(mode), Image: s.App.Stack.Image, ImageID: img.ID, Warnings: []string{}}
+	if plan.PublicNetwork != "" {
+		if _, err := s.Engine.EnsureNetwork(ctx, plan.PublicNetwork, false, s.labels("network", 0)); err != nil {
+			return res, err
+		}
+	}
+	if err := s.removeApp(ctx, g.Number); err != nil {
+		return res, err
+	}
+	s.say("starting the app on generation %d (%s)", g.Number, mode)
+	runner := &stack.Runner{Engine: s.Engine, Progress: s.Progress}
+	res.Stack, err = runner.Up(ctx, plan)
+	if err != nil {
+		s.removeApp(context.WithoutCancel(ctx), g.Number)
+		return res, err
+	}
+	counts := map[string]int{}
+	for name, p := range plan.Processes {
+		counts[name] = p.Count
+	}
+	rec := &state.StackRecord{Generation: g.Number, Mode: string(mode), Image: s.App.Stack.Image, ImageID: img.ID,
+		Processes: counts, StartedAt: time.Now().UTC(), BootSeconds: res.Stack.BootSeconds, WebURL: res.Stack.WebURL, Published: plan.Publish}
+	return res, s.State.SaveStack(rec)
+}
+
+// removeApp removes the app containers of generation n (0: of every
+// generation), never the database's.
+func (s *Standby) removeApp(ctx context.Context, n int) error {
+	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}
+	if n > 0 {
+		filter[engine.LabelGeneration] = strconv.Itoa(n)
+	}
+	cs, err := s.Engine.ListContainers(ctx, filter, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if c.Labels[engine.LabelRole] == RoleDatabase {
+			continue
+		}
+		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeOtherApps removes app containers of every generation but keep.
+func (s *Standby) removeOtherApps(ctx context.Context, keep int) error {
+	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if c.Labels[engine.LabelRole] == RoleDatabase || c.Labels[engine.LabelGeneration] == strconv.Itoa(keep) {
+			continue
+		}
+		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Down stops and removes the app's containers (the database stays).
+func (s *Standby) Down(ctx context.Context) error {
+	if err := s.removeApp(ctx, 0); err != nil {
+		return err
+	}
+	return s.State.ClearStack()
+}
+
+// ensureDatabaseRunning starts generation g's container when it is stopped
+// and waits until it answers.
+func (s *Standby) ensureDatabaseRunning(ctx context.Context, g *state.Generation) error {
+	c, err := s.Engine.InspectContainer(ctx, g.Container)
+	if err != nil {
+		return fmt.Errorf("database of generation %d: %w", g.Number, err)
+	}
+	if c.State != "running" {
+		s.say("starting database generation %d", g.Number)
+		if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
+			return err
+		}
+	}
+	url, err := s.DatabaseURL(ctx, g)
+	if err != nil {
+		return err
+	}
+	_, err = waitReady(ctx, url, s.App.Database.ReadyTimeout.D(), s.running(g.Container))
+	return err
+}
+
+// Process is one container as `lifeboat ps` shows it.
+type Process struct {
+	Name       string    `json:"name"`
+	App        string    `json:"app"`
+	Role       string    `json:"role"`
+	Purpose    string    `json:"purpose"`
+	Generation int       `json:"generation"`
+	Image      string    `json:"image"`
+	ImageID    string    `json:"image_id"`
+	State      string    `json:"state"`
+	Health     string    `json:"health"`
+	Current    bool      `json:"current"`
+	Created    time.Time `json:"created"`
+	Ports      []string  `json:"ports"`
+}
+
+// PS lists every Lifeboat container of the app (purpose standby and drill),
+// with a live health check of web and database containers.
+func (s *Standby) PS(ctx context.Context) ([]Process, error) {
+	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name}, true)
+	if err != nil {
+		return nil, err
+	}
+	cur := 0
+	if c, err := s.State.Current(); err == nil {
+		cur = c.Generation
+	}
+	out := []Process{}
+	for _, c := range cs {
+		if c.Labels[engine.LabelRole] == "probe" {
+			continue
+		}
+		n, _ := strconv.Atoi(c.Labels[engine.LabelGeneration])
+		p := Process{Name: c.Name, App: c.Labels[engine.LabelApp], Role: c.Labels[engine.LabelRole], Purpose: c.Labels[engine.LabelPurpose],
+			Generation: n, Image: c.Image, ImageID: c.ImageID, State: c.State, Health: "-", Created: c.Created,
+			Current: n == cur && c.Labels[engine.LabelPurpose] == PurposeStandby, Ports: []string{}}
+		for _, port := range c.Ports {
+			p.Ports = append(p.Ports, fmt.Sprintf("%s:%d->%d", port.HostIP, port.HostPort, port.ContainerPort))
+		}
+		if c.State == "running" {
+			p.Health = s.health(ctx, c)
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (s *Standby) health(ctx context.Context, c engine.Container) string {
+	switch c.Labels[engine.LabelRole] {
+	case "web":
+		ip := ""
+		for _, v := range c.IPs {
+			ip = v
+			break
+		}
+		if ip2 := c.IPs[s.NetworkName()]; ip2 != "" {
+			ip = ip2
+		}
+		if ip == "" {
+			return "unknown"
+		}
+		if err := stack.Healthy(ctx, "http://"+ip+":"+strconv.Itoa(s.App.Stack.Port)+s.App.Stack.Health.Path); err != nil {
+			return "unhealthy: " + err.Error()
+		}
+		return "healthy"
+	case RoleDatabase:
+		n, _ := strconv.Atoi(c.Labels[engine.LabelGeneration])
+		g, err := s.State.Load(n)
+		if err != nil {
+			return "unknown"
+		}
+		url, err := s.DatabaseURL(ctx, g)
+		if err != nil {
+			return "unknown"
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, err := waitReady(cctx, url, time.Second, nil); err != nil {
+			return "unhealthy"
+		}
+		return "healthy"
+	}
+	return "-"
+}

@@ -1,0 +1,177 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+)
+
+// StackRecord is what the app stack runs now.
+type StackRecord struct {
+	Generation  int            `json:"generation"`
+	Mode        string         `json:"mode"`
+	Image       string         `json:"image"`
+	ImageID     string         `json:"image_id"`
+	Processes   map[string]int `json:"processes"`
+	StartedAt   time.Time      `json:"started_at"`
+	BootSeconds float64        `json:"boot_seconds"`
+	WebURL      string         `json:"web_url"`
+	Published   string         `json:"published"`
+}
+
+// Serving is recorded while the standby serves users after a failover.
+type Serving struct {
+	Since      time.Time `json:"since"`
+	Generation int       `json:"generation"`
+	// DataCapturedAt is when the data being served was captured (RPO).
+	DataCapturedAt time.Time `json:"data_captured_at"`
+	RTOSeconds     float64   `json:"rto_seconds"`
+	Published      string    `json:"published"`
+}
+
+// Run is the record of one refresh, failover or failback.
+type Run struct {
+	Kind       string    `json:"kind"`
+	ID         string    `json:"id"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	OK         bool      `json:"ok"`
+	// Outcome is a word: refreshed, up-to-date, failed, served, dumped…
+	Outcome string  `json:"outcome"`
+	Error   string  `json:"error"`
+	Phases  []Phase `json:"phases"`
+	// Details depend on the kind.
+	Details map[string]any `json:"details"`
+}
+
+func (s *Store) path(name string) string { return filepath.Join(s.Dir, name) }
+
+// SaveStack records what the stack runs.
+func (s *Store) SaveStack(r *StackRecord) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteJSONAtomic(s.path("stack.json"), r, 0o600)
+}
+
+// Stack returns what the stack runs, or nil when nothing was started.
+func (s *Store) Stack() (*StackRecord, error) {
+	var r StackRecord
+	err := fsutil.ReadJSON(s.path("stack.json"), &r)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ClearStack forgets the stack record (after `down`).
+func (s *Store) ClearStack() error {
+	err := os.Remove(s.path("stack.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Serving returns the failover record, or nil when not failed over.
+func (s *Store) Serving() (*Serving, error) {
+	var r Serving
+	err := fsutil.ReadJSON(s.path("serving.json"), &r)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// SetServing records that the standby serves users.
+func (s *Store) SetServing(r *Serving) error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteJSONAtomic(s.path("serving.json"), r, 0o600)
+}
+
+// ClearServing records that the standby is back to waiting.
+func (s *Store) ClearServing() error {
+	err := os.Remove(s.path("serving.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// SaveRun writes a run record under runs/ and as last-{kind}.json.
+func (s *Store) SaveRun(r *Run) error {
+	dir := s.path("runs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if r.ID == "" {
+		r.ID = r.StartedAt.UTC().Format("20060102T150405Z")
+	}
+	if err := fsutil.WriteJSONAtomic(filepath.Join(dir, r.Kind+"-"+r.ID+".json"), r, 0o600); err != nil {
+		return err
+	}
+	return fsutil.WriteJSONAtomic(s.path("last-"+r.Kind+".json"), r, 0o600)
+}
+
+// LastRun returns the last run of a kind, or nil.
+func (s *Store) LastRun(kind string) (*Run, error) {
+	var r Run
+	err := fsutil.ReadJSON(s.path("last-"+kind+".json"), &r)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Runs lists the runs of a kind, newest first.
+func (s *Store) Runs(kind string) ([]*Run, error) {
+	m, err := filepath.Glob(filepath.Join(s.path("runs"), kind+"-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(m)))
+	var out []*Run
+	for _, p := range m {
+		var r Run
+		if err := fsutil.ReadJSON(p, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+// PruneRuns keeps the newest keep records of a kind.
+func (s *Store) PruneRuns(kind string, keep int) error {
+	m, err := filepath.Glob(filepath.Join(s.path("runs"), kind+"-*.json"))
+	if err != nil {
+		return err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(m)))
+	for i, p := range m {
+		if i >= keep && strings.HasSuffix(p, ".json") {
+			os.Remove(p)
+		}
+	}
+	return nil
+}
+
+// ConfigVarsFile is where the Heroku config-var snapshot lives (0600).
+func (s *Store) ConfigVarsFile() string { return s.path("config-vars.json") }
