@@ -19,7 +19,7 @@ import (
 
 // archiveVersion names the recipe below. Bump it whenever the recipe
 // changes, so that cached archives made by an older one are not reused.
-const archiveVersion = 1
+const archiveVersion = 2
 
 // benchDB is the name of the database that is dumped (it appears in the
 // archive's header).
@@ -51,6 +51,7 @@ type archiveSet struct {
 	GzipSize     int64  `json:"gzip_bytes"`
 	PgDump       string `json:"pg_dump_version"`
 	Compression  string `json:"compression"`
+	Gzip         string `json:"gzip"`
 	Rows         int64  `json:"rows_in_big_tables"`
 	Tables       int    `json:"big_tables"`
 	MadeAt       string `json:"made_at"`
@@ -200,7 +201,7 @@ FROM generate_series(%d, %d) AS i;`, i, from, to))
 	a.PgDump = strings.TrimSpace(string(out))
 
 	t0 := time.Now()
-	if err := gzipFile(a.dumpPath(), a.gzipPath()); err != nil {
+	if a.Gzip, err = gzipFile(a.dumpPath(), a.gzipPath()); err != nil {
 		t.Fatal(err)
 	}
 	a.GzipSize = fileSize(a.gzipPath())
@@ -210,31 +211,45 @@ FROM generate_series(%d, %d) AS i;`, i, from, to))
 	return a
 }
 
-// gzipFile writes src gzipped (default level, like `gzip`) to dst.
-func gzipFile(src, dst string) error {
+// gzipFile writes src gzipped to dst with `gzip -6` (what
+// heroku-database-backups runs), or Go's compress/gzip at the same level when
+// there is no gzip program; it returns which.
+func gzipFile(src, dst string) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer in.Close()
 	tmp := dst + ".tmp"
 	out, err := os.Create(tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer out.Close()
-	zw := gzip.NewWriter(out)
-	zw.Name = filepath.Base(src)
-	if _, err := io.Copy(zw, in); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
+	var tool string
+	if gz, err := exec.LookPath("gzip"); err == nil {
+		cmd := exec.Command(gz, "-6", "-c")
+		cmd.Stdin, cmd.Stdout = in, out
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("gzip: %v", err)
+		}
+		v, _ := exec.Command(gz, "--version").Output()
+		tool = firstLine(string(v)) + ", -6"
+	} else {
+		zw := gzip.NewWriter(out)
+		zw.Name = filepath.Base(src)
+		if _, err := io.Copy(zw, in); err != nil {
+			return "", err
+		}
+		if err := zw.Close(); err != nil {
+			return "", err
+		}
+		tool = "Go compress/gzip, level 6"
 	}
 	if err := out.Close(); err != nil {
-		return err
+		return "", err
 	}
-	return os.Rename(tmp, dst)
+	return tool, os.Rename(tmp, dst)
 }
 
 // try runs f, turning a testenv Fatal into an error, for helpers called

@@ -27,6 +27,22 @@ type sample struct {
 	// Transfer is the time lifeboat reports for the download phase
 	// alone (0 for aws).
 	Transfer time.Duration
+	// SyncAfter is how long an fsync of the file the child produced took
+	// right after its exit: the writeback of what it left dirty in the page
+	// cache (lifeboat fsyncs what it writes; aws s3 cp does not).
+	SyncAfter time.Duration
+}
+
+// timeFsync fsyncs the file at path and returns how long it took.
+func timeFsync(path string) (time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	t := time.Now()
+	err = f.Sync()
+	return time.Since(t), err
 }
 
 // run runs cmd to completion and measures it. Standard output is returned;
@@ -195,6 +211,9 @@ func lifeboatTool(bin, cfg, stateDir string, v variant) tool {
 				return s, fmt.Errorf("lifeboat fetch did not fetch %s in full: status %q, key %q, %d of %d bytes",
 					o.Key, res.Status, res.Key, res.Download.FetchedBytes, o.Size)
 			}
+			if s.SyncAfter, err = timeFsync(res.Archive.Path); err != nil {
+				return s, err
+			}
 			if res.Throughput > 0 {
 				s.Transfer = time.Duration(float64(res.Download.FetchedBytes) / res.Throughput * float64(time.Second))
 			}
@@ -226,6 +245,9 @@ func awsTool(bin, endpoint, configFile, outDir string, s3env []string) tool {
 			}
 			if got := fileSize(dst); got != o.Size {
 				return s, fmt.Errorf("aws s3 cp wrote %d bytes, the object has %d", got, o.Size)
+			}
+			if s.SyncAfter, err = timeFsync(dst); err != nil {
+				return s, err
 			}
 			os.Remove(dst)
 			return s, nil

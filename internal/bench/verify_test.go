@@ -1,0 +1,192 @@
+package main
+
+// Benchmarks of the verify pass of `lifeboat fetch` (archive.Unpack) and of
+// each of its parts, on the archive the fetch benchmark made, to find where
+// the time goes:
+//
+//	go test ./internal/bench -run '^$' -bench . -benchtime 1x -cpuprofile /tmp/cpu.out
+//	go tool pprof -top -cum internal/bench/bench.test /tmp/cpu.out
+//
+// They use the largest archive cached under ~/.cache/lifeboat/bench/ (make
+// one with scripts/bench.sh) and skip when there is none.
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
+)
+
+// uploadPartSize is the part size testenv.S3.PutFile uploads with.
+const uploadPartSize = 8 << 20
+
+func cachedArchive(b *testing.B) archiveSet {
+	base, err := archiveCacheDir()
+	if err != nil {
+		b.Skip(err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("v%d-*", archiveVersion)))
+	var best archiveSet
+	for _, d := range dirs {
+		var a archiveSet
+		if readJSON(filepath.Join(d, "archive.json"), &a) == nil && a.DumpSize > best.DumpSize {
+			a.Dir = d
+			best = a
+		}
+	}
+	if best.Dir == "" {
+		b.Skip("no benchmark archive cached: run scripts/bench.sh first")
+	}
+	return best
+}
+
+var etags sync.Map // path → multipart ETag
+
+// multipartETag is the ETag MinIO gives path uploaded in 8 MiB parts.
+func multipartETag(b *testing.B, path string) string {
+	if e, ok := etags.Load(path); ok {
+		return e.(string)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var sums []byte
+	parts := 0
+	for {
+		h := md5.New()
+		n, err := io.CopyN(h, f, uploadPartSize)
+		if n > 0 {
+			sums = h.Sum(sums)
+			parts++
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := fmt.Sprintf("%x-%d", md5.Sum(sums), parts)
+	etags.Store(path, e)
+	return e
+}
+
+// benchUnpack runs archive.Unpack as fetch does (multipart ETag, no S3
+// checksum), then the fsync that Cache.Commit does on the unpacked dump.
+func benchUnpack(b *testing.B, src, wrap string) {
+	exp := archive.Expect{Size: fileSize(src), ETag: multipartETag(b, src), UploadPartSize: uploadPartSize}
+	dst := filepath.Join(b.TempDir(), "unpacked.dump")
+	b.SetBytes(exp.Size)
+	b.ResetTimer()
+	for range b.N {
+		un, err := archive.Unpack(context.Background(), src, dst, wrap, exp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if wrap != archive.WrapNone {
+			syncFile(b, dst)
+		}
+		if un.Archive.DataBlocks == 0 {
+			b.Fatal("no data blocks")
+		}
+	}
+}
+
+func BenchmarkUnpack(b *testing.B) {
+	a := cachedArchive(b)
+	b.Run("gzip", func(b *testing.B) { benchUnpack(b, a.gzipPath(), archive.WrapGzip) })
+	b.Run("plain", func(b *testing.B) { benchUnpack(b, a.dumpPath(), archive.WrapNone) })
+}
+
+// BenchmarkParts times each thing the verify pass does to every byte, alone.
+func BenchmarkParts(b *testing.B) {
+	a := cachedArchive(b)
+	read := func(b *testing.B, path string, w io.Writer) {
+		b.SetBytes(fileSize(path))
+		for range b.N {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(w, bufio.NewReaderSize(f, 1<<20)); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	b.Run("read", func(b *testing.B) { read(b, a.gzipPath(), io.Discard) })
+	b.Run("sha256", func(b *testing.B) { read(b, a.gzipPath(), sha256.New()) })
+	b.Run("md5", func(b *testing.B) { read(b, a.gzipPath(), md5.New()) })
+	b.Run("gunzip", func(b *testing.B) {
+		b.SetBytes(a.GzipSize)
+		for range b.N {
+			f, _ := os.Open(a.gzipPath())
+			zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, zr); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+	b.Run("dump.Verify", func(b *testing.B) {
+		b.SetBytes(a.DumpSize)
+		for range b.N {
+			f, _ := os.Open(a.dumpPath())
+			if _, err := dump.Verify(bufio.NewReaderSize(f, 1<<20)); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+	})
+	b.Run("write+fsync", func(b *testing.B) {
+		dst := filepath.Join(b.TempDir(), "copy")
+		b.SetBytes(a.DumpSize)
+		for range b.N {
+			in, _ := os.Open(a.dumpPath())
+			out, err := os.Create(dst)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bw := bufio.NewWriterSize(out, 1<<20)
+			if _, err := io.Copy(bw, in); err != nil {
+				b.Fatal(err)
+			}
+			if err := bw.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			if err := out.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			out.Close()
+			in.Close()
+			os.Remove(dst)
+		}
+	})
+}
+
+func syncFile(b *testing.B, path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
