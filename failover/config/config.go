@@ -20,6 +20,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Named errors. Every error returned by Load wraps one of them.
@@ -269,11 +270,42 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, path, cleanDecodeError(err))
 	}
 	c.Path = path
+	if err := c.keepVarCase(path); err != nil {
+		return nil, err
+	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &c, nil
+}
+
+// keepVarCase re-reads the config vars maps (app.vars, app.serving_vars)
+// with their keys' case intact: viper lowercases every key, and environment
+// variable names are case-sensitive.
+func (c *Config) keepVarCase(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+	}
+	var raw struct {
+		Apps []struct {
+			App struct {
+				Vars        map[string]string `yaml:"vars"`
+				ServingVars map[string]string `yaml:"serving_vars"`
+			} `yaml:"app"`
+		} `yaml:"apps"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("%w: %s: app.vars and app.serving_vars must map names to strings: %v", ErrInvalid, path, err)
+	}
+	for i := range c.Apps {
+		if i < len(raw.Apps) {
+			c.Apps[i].Stack.Vars = raw.Apps[i].App.Vars
+			c.Apps[i].Stack.ServingVars = raw.Apps[i].App.ServingVars
+		}
+	}
+	return nil
 }
 
 // appsWithEnv applies LIFEBOAT_APPS_<APP>_<KEY> (and, when there is only one

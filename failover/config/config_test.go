@@ -106,3 +106,14 @@ func TestByteSize(t *testing.T) {
 		t.Error("want an error for 'lots'")
 	}
 }
+
+func TestVarsKeepTheirCase(t *testing.T) {
+	c, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    app:\n      image: x\n      vars: {RAILS_ENV: production, Mixed_Case: \"1\"}\n      serving_vars: {MAIL_ENABLED: \"true\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Apps[0].Stack
+	if v.Vars["RAILS_ENV"] != "production" || v.Vars["Mixed_Case"] != "1" || v.ServingVars["MAIL_ENABLED"] != "true" {
+		t.Fatalf("vars %v serving %v", v.Vars, v.ServingVars)
+	}
+}

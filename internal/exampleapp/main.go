@@ -74,6 +74,10 @@ func web(ctx context.Context, pool *pgxpool.Pool) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
 		out := map[string]any{"dyno": os.Getenv("DYNO"), "mode": os.Getenv("LIFEBOAT_MODE")}
 		for _, q := range []struct{ key, sql string }{
 			{"accounts", "select count(*) from app.accounts"},
