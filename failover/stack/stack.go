@@ -139,7 +139,12 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 	return res, err
 }
 
+// command turns a Procfile command into an entrypoint and arguments; an
+// empty command keeps the image's own ENTRYPOINT and CMD.
 func (p *Plan) command(cmd string) (entrypoint, args []string) {
+	if strings.TrimSpace(cmd) == "" {
+		return nil, nil
+	}
 	if p.Shell {
 		return []string{"/bin/sh", "-c"}, []string{cmd}
 	}
