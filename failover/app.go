@@ -176,7 +176,7 @@ func (s *Standby) Up(ctx context.Context) (*UpResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.startApp(ctx, g, mode, img)
+	res, err := s.startApp(ctx, g, mode, img, true)
 	if res != nil {
 		res.Warnings = append(res.Warnings, warnings...)
 	}
@@ -184,12 +184,17 @@ func (s *Standby) Up(ctx context.Context) (*UpResult, error) {
 }
 
 // startApp replaces generation g's app containers with new ones in mode
-// and waits until web is healthy. On failure the new containers are
-// removed (their logs are in the error).
-func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*UpResult, error) {
+// and waits until web is healthy. The release phase runs only with
+// release set: like Heroku, on a new release (new data or a new image),
+// not when the same release is restarted or switched to serving. On
+// failure the new containers are removed (their logs are in the error).
+func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image, release bool) (*UpResult, error) {
 	plan, err := s.appPlan(ctx, g, mode, img)
 	if err != nil {
 		return nil, err
+	}
+	if !release {
+		plan.Release = ""
 	}
 	res := &UpResult{Generation: g.Number, Mode: string(mode), Image: s.App.Stack.Image, ImageID: img.ID, Warnings: []string{}}
 	if plan.PublicNetwork != "" {
@@ -319,8 +324,12 @@ func (s *Standby) PS(ctx context.Context) ([]Process, error) {
 			continue
 		}
 		n, _ := strconv.Atoi(c.Labels[engine.LabelGeneration])
+		img := c.Image
+		if c.Labels[engine.LabelRole] != RoleDatabase && c.ImageID == c.Image && s.App.Stack.Image != "" {
+			img = s.App.Stack.Image // containers run the image by ID; show its name
+		}
 		p := Process{Name: c.Name, App: c.Labels[engine.LabelApp], Role: c.Labels[engine.LabelRole], Purpose: c.Labels[engine.LabelPurpose],
-			Generation: n, Image: c.Image, ImageID: c.ImageID, State: c.State, Health: "-", Created: c.Created,
+			Generation: n, Image: img, ImageID: c.ImageID, State: c.State, Health: "-", Created: c.Created,
 			Current: n == cur && c.Labels[engine.LabelPurpose] == PurposeStandby, Ports: []string{}}
 		for _, port := range c.Ports {
 			p.Ports = append(p.Ports, fmt.Sprintf("%s:%d->%d", port.HostIP, port.HostPort, port.ContainerPort))

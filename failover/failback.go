@@ -180,7 +180,7 @@ func (s *Standby) completeFailback(ctx context.Context, res *FailbackResult) err
 		if err != nil {
 			return err
 		}
-		if _, err := s.startApp(ctx, g, stack.ModeStandby, img); err != nil {
+		if _, err := s.startApp(ctx, g, stack.ModeStandby, img, false); err != nil {
 			return fmt.Errorf("back to standby mode, but the app did not start: %w", err)
 		}
 	}

@@ -71,6 +71,7 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 	}
 	t.done("checks")
 
+	cold := g == nil
 	if g == nil {
 		// Cold: restore from the cache.
 		s.say("no database generation: restoring the newest cached archive")
@@ -93,7 +94,8 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 		if err != nil {
 			return res, err
 		}
-		up, err := s.startApp(ctx, g, stack.ModeServing, img)
+		// The release phase already ran on this data, unless it was just restored.
+		up, err := s.startApp(ctx, g, stack.ModeServing, img, cold)
 		t.done("app")
 		if err != nil {
 			return res, fmt.Errorf("the app did not start serving: %w", err)

@@ -126,7 +126,8 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 		if err := s.ensureDatabaseRunning(ctx, cur); err != nil {
 			return res, err
 		}
-		res.App, err = s.startApp(ctx, cur, stack.ModeStandby, img)
+		// A new image is a new release: its release phase runs.
+		res.App, err = s.startApp(ctx, cur, stack.ModeStandby, img, rec == nil || rec.ImageID != img.ID)
 		t.done("app")
 		if err != nil {
 			return res, err
@@ -147,7 +148,7 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 
 	// 5. The app on it, healthy, before anything switches.
 	if s.App.Stack.Enabled() {
-		res.App, err = s.startApp(ctx, g, stack.ModeStandby, img)
+		res.App, err = s.startApp(ctx, g, stack.ModeStandby, img, true)
 		t.done("app")
 		if err != nil {
 			s.Discard(g, fmt.Errorf("the app did not start on it: %w", err))

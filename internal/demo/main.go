@@ -6,10 +6,14 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -99,10 +105,32 @@ func demo(t *testenv.Standalone, bin string) (code int) {
 		fmt.Printf("  %-80s %s\n", strings.TrimPrefix(u.key, prefix), u.note)
 	}
 
+	step("Building the app's image (a small Heroku-style Go app, FROM scratch: no registry needed)")
+	eng, err := engine.New(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	root, err := imagebuild.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const appImage = "lifeboat-demo/shop:latest"
+	if err := imagebuild.ExampleApp(t.Context(), eng, root, appImage); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("  %s (Procfile: web, worker, release)\n", appImage)
+	removeDocker(t, eng) // leftovers of an earlier demo
+
 	step("Writing lifeboat.yaml")
 	state := filepath.Join(t.Dir(), "state")
 	os.RemoveAll(state)
-	creds := s3.WriteCredentialsFile(t, t.TempDir())
+	creds := s3.WriteCredentialsFile(t, t.Dir())
+	envFile := filepath.Join(t.Dir(), "shop.env")
+	if err := os.WriteFile(envFile, []byte("# config vars on the VPS (mode 0600)\nRAILS_ENV=production\nMAIL_API_KEY=not-on-the-standby\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	publish := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfg := filepath.Join(t.Dir(), "lifeboat.yaml")
 	body := fmt.Sprintf(`state_dir: %s
 apps:
@@ -119,7 +147,19 @@ apps:
     download:
       concurrency: 4
       part_size: 1MiB
-`, state, bucket, prefix, s3.Endpoint, creds)
+    database:
+      image: auto          # postgres:15, from the archive's header
+      checks:
+        - name: accounts exist
+          sql: select count(*) > 0 from app.accounts
+    app:
+      image: %s
+      port: 5000
+      health: {path: /health, timeout: 60s}
+      publish: %s
+      env_file: %s
+      drop_vars: [MAIL_API_KEY]
+`, state, bucket, prefix, s3.Endpoint, creds, appImage, publish, envFile)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +202,77 @@ apps:
 	}
 	lb(0, "inspect", cached[0])
 	lb(0, "fetch")
-	step("S3 goes down: fetch says so, and names what the VPS already has")
+
+	step("The nightly job: refresh restores a new verified database generation and boots the app on it")
+	lb(0, "refresh")
+	lb(0, "generations")
+	lb(0, "ps")
+	show(t, state, "The standby app answers (over its internal network; nothing is published while waiting)", "")
+
+	step("AWS is down: S3 is unreachable; fetch says so, and names what the VPS already has")
 	s3.Stop(t)
 	lb(1, "fetch")
+	step("Failover: serve from what is on the VPS")
+	lb(0, "failover", "--dry-run")
+	lb(0, "failover")
+	show(t, state, "Users now reach the app on "+publish, "http://"+publish+"/")
+	lb(1, "refresh")
+
+	step("AWS is back: failback dumps the standby's data and says how to bring it home")
+	lb(0, "failback")
+	lb(0, "failback", "--complete")
 
 	step("Done")
-	fmt.Printf("  The verified archive is %s\n  Config and state are under %s\n", cached[0], t.Dir())
+	fmt.Printf("  Config and state are under %s\n", t.Dir())
+	removeDocker(t, eng)
+	fmt.Println("  The demo's containers, volumes and networks were removed.")
 	return 0
+}
+
+// show prints what the app answers, at url or at the web URL the stack record holds.
+func show(t *testenv.Standalone, state, title, url string) {
+	fmt.Printf("\n  %s:\n", title)
+	if url == "" {
+		var rec struct {
+			WebURL string `json:"web_url"`
+		}
+		b, err := os.ReadFile(filepath.Join(state, "shop", "stack.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil || rec.WebURL == "" {
+			t.Fatalf("no web URL recorded: %v", err)
+		}
+		url = strings.TrimSuffix(rec.WebURL, "/health") + "/"
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("  $ curl %s\n  %s\n", url, strings.TrimSpace(string(body)))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+}
+
+// removeDocker removes every Docker object of the demo's app.
+func removeDocker(t *testenv.Standalone, eng *engine.Engine) {
+	ctx := context.Background()
+	filter := map[string]string{engine.LabelApp: "shop"}
+	cs, _ := eng.ListContainers(ctx, filter, true)
+	for _, c := range cs {
+		eng.RemoveContainer(ctx, c.ID, true)
+	}
+	vs, _ := eng.ListVolumes(ctx, filter)
+	for _, v := range vs {
+		eng.RemoveVolume(ctx, v.Name)
+	}
+	ns, _ := eng.ListNetworks(ctx, filter)
+	for _, n := range ns {
+		eng.RemoveNetwork(ctx, n.Name)
+	}
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
