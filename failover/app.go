@@ -59,18 +59,26 @@ func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.M
 		return nil, err
 	}
 	p := &stack.Plan{
-		App: s.App.Name, Mode: mode, Purpose: PurposeStandby, Generation: g.Number,
-		Prefix: fmt.Sprintf("lifeboat-%s-g%d", s.App.Name, g.Number), Image: img.ID,
+		App: s.App.Name, Mode: mode, Purpose: s.purpose(), Generation: g.Number,
+		Prefix: s.appPrefix(g.Number), Image: img.ID,
 		Processes: procs, Release: release, Shell: shell,
 		Vars: stack.Vars(cfg, snap.Vars, envFile, mode, dbURL, ""), Port: cfg.Port,
 		Network: g.Network, Health: cfg.Health,
-		Labels: map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby,
-			engine.LabelGeneration: strconv.Itoa(g.Number)},
+		Labels: s.labels("", g.Number),
 	}
+	delete(p.Labels, engine.LabelRole)
 	if mode == stack.ModeServing {
 		p.PublicNetwork, p.Publish = s.PublicNetwork(), cfg.Publish
 	}
 	return p, nil
+}
+
+// appPrefix starts the names of generation n's app containers.
+func (s *Standby) appPrefix(n int) string {
+	if s.DrillID != "" {
+		return s.prefix()
+	}
+	return fmt.Sprintf("%s-g%d", s.prefix(), n)
 }
 
 // processes are the config's process types, or the image's Procfile's.
@@ -224,8 +232,10 @@ func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.
 // removeApp removes the app containers of generation n (0: of every
 // generation), never the database's.
 func (s *Standby) removeApp(ctx context.Context, n int) error {
-	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}
-	if n > 0 {
+	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: s.purpose()}
+	if s.DrillID != "" {
+		filter[engine.LabelGeneration] = "drill-" + s.DrillID
+	} else if n > 0 {
 		filter[engine.LabelGeneration] = strconv.Itoa(n)
 	}
 	cs, err := s.Engine.ListContainers(ctx, filter, true)

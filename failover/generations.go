@@ -103,7 +103,7 @@ func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
 		status[g.Number] = g.Status
 	}
 	keep := func(n int) bool { return n == current || status[n] == state.StatusReady }
-	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelRole: RoleDatabase, engine.LabelPurpose: PurposeStandby}
+	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelRole: RoleDatabase, engine.LabelPurpose: s.purpose()}
 	cs, err := s.Engine.ListContainers(ctx, filter, true)
 	if err != nil {
 		return cleaned, err

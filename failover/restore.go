@@ -99,7 +99,7 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 		return res, err
 	}
 	g := &state.Generation{
-		App: s.App.Name, Number: n, Status: state.StatusBuilding, Purpose: PurposeStandby,
+		App: s.App.Name, Number: n, Status: state.StatusBuilding, Purpose: s.purpose(),
 		CreatedAt: time.Now().UTC(), Archive: ref,
 		Container: s.DatabaseContainer(n), Volume: s.DatabaseContainer(n), Network: s.NetworkName(),
 		Database: s.App.Database.Name, User: "postgres",

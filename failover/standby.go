@@ -22,6 +22,7 @@ import (
 const (
 	RoleDatabase   = "database"
 	PurposeStandby = "standby"
+	PurposeDrill   = "drill"
 )
 
 // ErrNoDatabase is returned when an operation needs a current database
@@ -37,6 +38,25 @@ type Standby struct {
 	Log    *slog.Logger
 	// Progress receives a line per step for the operator (stderr); nil: none.
 	Progress io.Writer
+	// DrillID is set for a drill's isolated copy: its own names, labels
+	// (io.lifeboat.purpose=drill) and records; it never touches the standby.
+	DrillID string
+}
+
+// purpose is the io.lifeboat.purpose label of what this Standby makes.
+func (s *Standby) purpose() string {
+	if s.DrillID != "" {
+		return PurposeDrill
+	}
+	return PurposeStandby
+}
+
+// prefix starts the names of this Standby's Docker objects.
+func (s *Standby) prefix() string {
+	if s.DrillID != "" {
+		return "lifeboat-" + s.App.Name + "-drill-" + s.DrillID
+	}
+	return "lifeboat-" + s.App.Name
 }
 
 // NewStandby returns the app's standby; eng may be nil for operations that
@@ -54,21 +74,32 @@ func (s *Standby) say(format string, args ...any) {
 	}
 }
 
-// NetworkName is the app's internal Docker network for the standby.
-func (s *Standby) NetworkName() string { return "lifeboat-" + s.App.Name + "-standby" }
+// NetworkName is the app's internal Docker network for the standby (a
+// drill has its own).
+func (s *Standby) NetworkName() string {
+	if s.DrillID != "" {
+		return s.prefix()
+	}
+	return s.prefix() + "-standby"
+}
 
 // DatabaseContainer is the name of generation n's database container (and volume).
 func (s *Standby) DatabaseContainer(n int) string {
-	return fmt.Sprintf("lifeboat-%s-db-%d", s.App.Name, n)
+	if s.DrillID != "" {
+		return s.prefix() + "-db"
+	}
+	return fmt.Sprintf("%s-db-%d", s.prefix(), n)
 }
 
 func (s *Standby) labels(role string, n int) map[string]string {
 	l := map[string]string{
 		engine.LabelApp:     s.App.Name,
 		engine.LabelRole:    role,
-		engine.LabelPurpose: PurposeStandby,
+		engine.LabelPurpose: s.purpose(),
 	}
-	if n > 0 {
+	if s.DrillID != "" {
+		l[engine.LabelGeneration] = "drill-" + s.DrillID
+	} else if n > 0 {
 		l[engine.LabelGeneration] = strconv.Itoa(n)
 	}
 	return l

@@ -94,10 +94,14 @@ type FetchResult struct {
 	Download DownloadResult `json:"download"`
 	// Seconds is the wall time of the whole fetch; Throughput is bytes of
 	// object per second of transfer.
-	Seconds    float64  `json:"seconds"`
-	Throughput float64  `json:"throughput_bytes_per_second"`
-	Pruned     []string `json:"pruned"`
-	Warnings   []string `json:"warnings"`
+	Seconds    float64 `json:"seconds"`
+	Throughput float64 `json:"throughput_bytes_per_second"`
+	// DownloadSeconds and VerifySeconds split the fetch of the archive
+	// (the transfer; the unwrap-and-verify pass).
+	DownloadSeconds float64  `json:"download_seconds"`
+	VerifySeconds   float64  `json:"verify_seconds"`
+	Pruned          []string `json:"pruned"`
+	Warnings        []string `json:"warnings"`
 }
 
 func (f *Fetcher) log() *slog.Logger {
@@ -238,6 +242,9 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 		return err
 	}
 	dlSecs := time.Since(dlStart).Seconds()
+	res.DownloadSeconds = dlSecs
+	verifyStart := time.Now()
+	defer func() { res.VerifySeconds = time.Since(verifyStart).Seconds() }()
 	if dlSecs > 0 {
 		res.Throughput = float64(res.Download.FetchedBytes) / dlSecs
 	}

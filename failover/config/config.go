@@ -62,6 +62,12 @@ type App struct {
 	Database Database `mapstructure:"database" json:"database" yaml:"database"`
 	Stack    Stack    `mapstructure:"app" json:"app" yaml:"app"`
 	Failback Failback `mapstructure:"failback" json:"failback" yaml:"failback"`
+	// RTOTarget and RPOTarget are what drills are judged against: how long
+	// a recovery may take, how old the recovered data may be.
+	RTOTarget Duration `mapstructure:"rto_target" json:"rto_target" yaml:"rto_target"`
+	RPOTarget Duration `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
+	Drill     Drill    `mapstructure:"drill" json:"drill" yaml:"drill"`
+	Check     ChainCheck   `mapstructure:"check" json:"check" yaml:"check"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -204,6 +210,26 @@ type Heroku struct {
 	TokenFile string `mapstructure:"token_file" json:"token_file" yaml:"token_file"`
 	// APIURL defaults to https://api.heroku.com.
 	APIURL string `mapstructure:"api_url" json:"api_url" yaml:"api_url"`
+}
+
+// Drill configures `lifeboat drill`.
+type Drill struct {
+	// Retention is how many drill reports are kept; MaxAge drops older ones (0: none).
+	Retention int      `mapstructure:"retention" json:"retention" yaml:"retention"`
+	MaxAge    Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+}
+
+// ChainCheck configures `lifeboat check`, the check of the whole chain.
+type ChainCheck struct {
+	// MaxArchiveAge: the newest archive in S3 must be younger.
+	MaxArchiveAge Duration `mapstructure:"max_archive_age" json:"max_archive_age" yaml:"max_archive_age"`
+	// MinSizeRatio: the newest archive is suspicious below this fraction of
+	// the median size of the recent ones.
+	MinSizeRatio float64 `mapstructure:"min_size_ratio" json:"min_size_ratio" yaml:"min_size_ratio"`
+	// MaxRefreshAge and MaxDrillAge: the last refresh and the last drill
+	// must have succeeded within these.
+	MaxRefreshAge Duration `mapstructure:"max_refresh_age" json:"max_refresh_age" yaml:"max_refresh_age"`
+	MaxDrillAge   Duration `mapstructure:"max_drill_age" json:"max_drill_age" yaml:"max_drill_age"`
 }
 
 // Failback configures `lifeboat failback`.
@@ -472,6 +498,27 @@ func (c *Config) applyDefaults() {
 		if a.Stack.Publish == "" {
 			a.Stack.Publish = "0.0.0.0:80"
 		}
+		if a.RTOTarget == 0 {
+			a.RTOTarget = Duration(time.Hour)
+		}
+		if a.RPOTarget == 0 {
+			a.RPOTarget = Duration(26 * time.Hour)
+		}
+		if a.Drill.Retention == 0 {
+			a.Drill.Retention = 90
+		}
+		if a.Check.MaxArchiveAge == 0 {
+			a.Check.MaxArchiveAge = Duration(26 * time.Hour)
+		}
+		if a.Check.MinSizeRatio == 0 {
+			a.Check.MinSizeRatio = 0.5
+		}
+		if a.Check.MaxRefreshAge == 0 {
+			a.Check.MaxRefreshAge = Duration(26 * time.Hour)
+		}
+		if a.Check.MaxDrillAge == 0 {
+			a.Check.MaxDrillAge = Duration(8 * 24 * time.Hour)
+		}
 	}
 }
 
@@ -675,6 +722,12 @@ func (c *Config) Validate() error {
 		}
 		validateDatabase(a.Database, key+".database", add)
 		validateStack(a.Stack, key+".app", add)
+		if a.Drill.Retention < 1 {
+			add(key+".drill.retention", "must be at least 1")
+		}
+		if a.Check.MinSizeRatio < 0 || a.Check.MinSizeRatio >= 1 {
+			add(key+".check.min_size_ratio", "must be between 0 and 1, got %g", a.Check.MinSizeRatio)
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -65,9 +65,14 @@ func (p *Plan) ContainerName(typ string, n int) string {
 
 // Result says what Up did.
 type Result struct {
-	BootSeconds float64        `json:"boot_seconds"`
-	Release     *ReleaseResult `json:"release,omitempty"`
-	Containers  []string       `json:"containers"`
+	// BootSeconds is the whole Up; StartSeconds the part creating and
+	// starting the processes (after the release), HealthSeconds the wait
+	// for web's health path.
+	BootSeconds   float64        `json:"boot_seconds"`
+	StartSeconds  float64        `json:"start_seconds"`
+	HealthSeconds float64        `json:"health_seconds"`
+	Release       *ReleaseResult `json:"release,omitempty"`
+	Containers    []string       `json:"containers"`
 	// WebURL is where web answered its health check.
 	WebURL string `json:"web_url"`
 }
@@ -110,6 +115,7 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 			return res, err
 		}
 	}
+	startAt := time.Now()
 	types := make([]string, 0, len(p.Processes))
 	for t := range p.Processes {
 		types = append(types, t)
@@ -132,9 +138,12 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 			res.Containers = append(res.Containers, name)
 		}
 	}
+	res.StartSeconds = time.Since(startAt).Seconds()
+	healthAt := time.Now()
 	r.say("  waiting for web to answer %s", p.Health.Path)
 	url, err := r.waitHealthy(ctx, p, res.Containers)
 	res.WebURL = url
+	res.HealthSeconds = time.Since(healthAt).Seconds()
 	res.BootSeconds = time.Since(start).Seconds()
 	return res, err
 }
