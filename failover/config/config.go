@@ -64,10 +64,10 @@ type App struct {
 	Failback Failback `mapstructure:"failback" json:"failback" yaml:"failback"`
 	// RTOTarget and RPOTarget are what drills are judged against: how long
 	// a recovery may take, how old the recovered data may be.
-	RTOTarget Duration `mapstructure:"rto_target" json:"rto_target" yaml:"rto_target"`
-	RPOTarget Duration `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
-	Drill     Drill    `mapstructure:"drill" json:"drill" yaml:"drill"`
-	Check     ChainCheck   `mapstructure:"check" json:"check" yaml:"check"`
+	RTOTarget Duration   `mapstructure:"rto_target" json:"rto_target" yaml:"rto_target"`
+	RPOTarget Duration   `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
+	Drill     Drill      `mapstructure:"drill" json:"drill" yaml:"drill"`
+	Check     ChainCheck `mapstructure:"check" json:"check" yaml:"check"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
