@@ -140,6 +140,10 @@ func machineInfo(c config) machine {
 	if out, err := exec.Command(c.lifeboat, "version").Output(); err == nil {
 		m.Lifeboat = firstLine(string(out))
 	}
+	// The binary is built from the working tree (scripts/bench.sh): name it.
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		m.Lifeboat += ", built from the working tree at " + firstLine(string(out))
+	}
 	if out, err := exec.Command("df", "--output=fstype", filepath.Dir(c.out)).Output(); err == nil {
 		l := strings.Fields(string(out))
 		if len(l) > 0 {
