@@ -225,11 +225,15 @@ func bench(t *testenv.Standalone, c config) (code int) {
 	for _, v := range c.variants {
 		tools = append(tools, lifeboatTool(c.lifeboat, cfg, stateDir, v))
 	}
-	tools = append(tools, awsTool(c.aws, s3.Endpoint, awsConfig, awsOut, s3env))
+	tools = append(tools, awsTool(c.aws, s3.Endpoint, awsConfig, awsOut, s3env),
+		awsGunzipTool(c.aws, s3.Endpoint, awsConfig, awsOut, s3env))
 
 	if c.warmup {
 		logf("warm-up (untimed): each contender once on %s", objs[0].Key)
 		for _, tl := range tools {
+			if !tl.runsOn(objs[0]) {
+				continue
+			}
 			if _, err := tl.run(objs[0], 0); err != nil {
 				t.Fatal(err)
 			}
@@ -242,6 +246,9 @@ func bench(t *testenv.Standalone, c config) (code int) {
 			// Alternate who goes first: rotate the contenders by round.
 			for i := range tools {
 				tl := tools[(i+r-1)%len(tools)]
+				if !tl.runsOn(o) {
+					continue
+				}
 				s, err := tl.run(o, r)
 				if err != nil {
 					t.Fatalf("round %d, %s, %s: %v", r, o.ID, tl.Name, err)

@@ -178,8 +178,13 @@ type tool struct {
 	Name string
 	// Note says how it was configured, for the report.
 	Note string
+	// Only, when set, is the one object ID this contender runs on.
+	Only string
 	run  func(o object, round int) (sample, error)
 }
+
+// runsOn says whether the contender is measured on object o.
+func (t tool) runsOn(o object) bool { return t.Only == "" || t.Only == o.ID }
 
 // lifeboatTool runs `lifeboat fetch --app APP --json` into an empty cache.
 func lifeboatTool(bin, cfg, stateDir string, v variant) tool {
@@ -250,6 +255,40 @@ func awsTool(bin, endpoint, configFile, outDir string, s3env []string) tool {
 				return s, err
 			}
 			os.Remove(dst)
+			return s, nil
+		},
+	}
+}
+
+// awsGunzipTool runs `aws s3 cp` of the .dump.gz, then `gzip -d` on it:
+// what it takes by hand to get the plain .dump that lifeboat caches (still
+// without lifeboat's checks).
+func awsGunzipTool(bin, endpoint, configFile, outDir string, s3env []string) tool {
+	return tool{
+		Name: "aws s3 cp + gunzip",
+		Note: "`aws s3 cp` as above, then `gzip -d` of the file (the plain `.dump` lifeboat caches, without its checks)",
+		Only: "gz",
+		run: func(o object, round int) (sample, error) {
+			gz := filepath.Join(outDir, filepath.Base(o.Key))
+			plain := strings.TrimSuffix(gz, ".gz")
+			os.Remove(gz)
+			os.Remove(plain)
+			syscall.Sync()
+			cmd := exec.Command("/bin/sh", "-c", `"$1" s3 cp "$2" "$3" --endpoint-url "$4" --no-progress --only-show-errors && gzip -d -f "$3"`,
+				"sh", bin, "s3://"+bucket+"/"+o.Key, gz, endpoint)
+			cmd.Env = append(cleanEnv(), s3env...)
+			cmd.Env = append(cmd.Env, "AWS_CONFIG_FILE="+configFile, "AWS_SHARED_CREDENTIALS_FILE="+configFile)
+			s, _, err := run(cmd)
+			if err != nil {
+				return s, err
+			}
+			if fileSize(plain) <= 0 {
+				return s, fmt.Errorf("aws s3 cp + gzip -d left no %s", plain)
+			}
+			if s.SyncAfter, err = timeFsync(plain); err != nil {
+				return s, err
+			}
+			os.Remove(plain)
 			return s, nil
 		},
 	}

@@ -312,13 +312,11 @@ func report(m machine, a archiveSet, objs []object, tools []tool, res results, c
 	w("| --- | --- | --: | --: | --: | --: | --: | --: |\n")
 	var verdicts []string
 	for _, o := range objs {
-		var awsStats stats
+		awsStats := summarize(res[o.ID]["aws s3 cp"])
 		for _, tl := range tools {
-			if tl.Name == "aws s3 cp" {
-				awsStats = summarize(res[o.ID][tl.Name])
+			if !tl.runsOn(o) || len(res[o.ID][tl.Name]) == 0 {
+				continue
 			}
-		}
-		for _, tl := range tools {
 			st := summarize(res[o.ID][tl.Name])
 			transfer := "–"
 			if st.Transfer > 0 {
@@ -328,7 +326,7 @@ func report(m machine, a archiveSet, objs []object, tools []tool, res results, c
 				o.Label, tl.Name, st.Wall.Seconds(), st.WallMin.Seconds(), st.WallMax.Seconds(),
 				mibps(o.Size, st.Wall), mibps(o.Size, st.WallMax), mibps(o.Size, st.WallMin),
 				mib(st.RSS), mib(st.RSSMax), st.CPU.Seconds(), st.Durable.Seconds(), transfer)
-			if tl.Name == "aws s3 cp" {
+			if !strings.HasPrefix(tl.Name, "lifeboat") {
 				continue
 			}
 			ratio := awsStats.Wall.Seconds() / st.Wall.Seconds()
@@ -343,6 +341,12 @@ func report(m machine, a archiveSet, objs []object, tools []tool, res results, c
 			verdicts = append(verdicts, fmt.Sprintf(
 				"- %s, %s: throughput lifeboat / aws = **%.2f** (medians; ≥ 1 wanted: %s), %.2f counting the fsync; peak RSS at most %.1f MiB (< 100 MB wanted: %s).",
 				o.Label, tl.Name, ratio, speed, awsStats.Durable.Seconds()/st.Durable.Seconds(), mib(st.RSSMax), mem))
+			if ss := res[o.ID]["aws s3 cp + gunzip"]; len(ss) > 0 {
+				g := summarize(ss)
+				verdicts = append(verdicts, fmt.Sprintf(
+					"  - against `aws s3 cp` + `gzip -d` (the same plain `.dump` at the end, unchecked): %.2f, %.2f counting the fsync.",
+					g.Wall.Seconds()/st.Wall.Seconds(), g.Durable.Seconds()/st.Durable.Seconds()))
+			}
 		}
 	}
 	w("\n")

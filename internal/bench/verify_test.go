@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -189,4 +190,144 @@ func syncFile(b *testing.B, path string) {
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkUnpackPipelined is a sketch of the proposed fix, not Lifeboat's
+// code: the same work as archive.Unpack (SHA-256 and multipart-ETag MD5 of
+// the object; for .dump.gz gunzip, writing the dump and its SHA-256; the
+// pg_dump walk), but each consumer in its own goroutine, fed the same 1 MiB
+// blocks, so that the pass costs its slowest stage instead of the sum; and
+// the MD5 of each upload part, which does not depend on the others, hashed
+// on every core at once (in fetch, the download workers could hash the
+// parts they write).
+func BenchmarkUnpackPipelined(b *testing.B) {
+	a := cachedArchive(b)
+	run := func(b *testing.B, src string, gz bool) {
+		size := fileSize(src)
+		etag := multipartETag(b, src)
+		dst := filepath.Join(b.TempDir(), "unpacked.dump")
+		b.SetBytes(size)
+		b.ResetTimer()
+		for range b.N {
+			f, err := os.Open(src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			objSHA := sha256.New()
+			etagc := make(chan string, 1)
+			go func() { etagc <- parallelETag(b, src, size) }()
+			sinks := []func(io.Reader) error{
+				func(r io.Reader) error { _, err := io.Copy(objSHA, r); return err },
+			}
+			if gz {
+				sinks = append(sinks, func(r io.Reader) error {
+					zr, err := gzip.NewReader(r)
+					if err != nil {
+						return err
+					}
+					out, err := os.Create(dst)
+					if err != nil {
+						return err
+					}
+					defer out.Close()
+					dumpSHA := sha256.New()
+					err = fanout(zr,
+						func(r io.Reader) error { _, err := io.Copy(out, r); return err },
+						func(r io.Reader) error { _, err := io.Copy(dumpSHA, r); return err },
+						func(r io.Reader) error { _, err := dump.Verify(r); return err },
+					)
+					if err != nil {
+						return err
+					}
+					return out.Sync()
+				})
+			} else {
+				sinks = append(sinks, func(r io.Reader) error { _, err := dump.Verify(r); return err })
+			}
+			if err := fanout(f, sinks...); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+			if got := <-etagc; got != etag {
+				b.Fatalf("multipart ETag %s, want %s", got, etag)
+			}
+		}
+	}
+	b.Run("gzip", func(b *testing.B) { run(b, a.gzipPath(), true) })
+	b.Run("plain", func(b *testing.B) { run(b, a.dumpPath(), false) })
+}
+
+// fanout copies r to every sink, each running in its own goroutine and
+// reading the whole stream; it returns the first error.
+func fanout(r io.Reader, sinks ...func(io.Reader) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(sinks))
+	ws := make([]io.Writer, len(sinks))
+	pws := make([]*io.PipeWriter, len(sinks))
+	for i, sink := range sinks {
+		pr, pw := io.Pipe()
+		ws[i], pws[i] = pw, pw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = sink(bufio.NewReaderSize(pr, 1<<20))
+			// Drain what the sink did not read (a dump's trailing bytes).
+			io.Copy(io.Discard, pr)
+			pr.CloseWithError(errs[i])
+		}()
+	}
+	_, err := io.CopyBuffer(io.MultiWriter(ws...), r, make([]byte, 1<<20))
+	for _, pw := range pws {
+		pw.CloseWithError(err)
+	}
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// parallelETag computes the multipart ETag of the file at path with one
+// goroutine per CPU, each hashing whole upload parts.
+func parallelETag(b *testing.B, path string, size int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	parts := int((size + uploadPartSize - 1) / uploadPartSize)
+	sums := make([][md5.Size]byte, parts)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 1<<20)
+			for i := range next {
+				h := md5.New()
+				off := int64(i) * uploadPartSize
+				r := io.NewSectionReader(f, off, min(uploadPartSize, size-off))
+				if _, err := io.CopyBuffer(h, r, buf); err != nil {
+					panic(err)
+				}
+				copy(sums[i][:], h.Sum(nil))
+			}
+		}()
+	}
+	for i := range parts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var all []byte
+	for _, s := range sums {
+		all = append(all, s[:]...)
+	}
+	return fmt.Sprintf("%x-%d", md5.Sum(all), parts)
 }
