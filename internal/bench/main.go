@@ -44,6 +44,7 @@ func main() {
 	dir := flag.String("dir", ".cache/bench", "work directory (MinIO data, lifeboat state, aws output)")
 	out := flag.String("out", "", "where to write the Markdown report (default DIR/fetch.md)")
 	warmup := flag.Bool("warmup", true, "run each contender once, untimed, before the first round")
+	rev := flag.String("rev", "", "what the lifeboat binary was built from, for the report (default: `git describe --always --dirty` here)")
 	hold := flag.Bool("hold", false, "after the rounds, keep MinIO running and print how to reach it, until interrupted (for profiling)")
 	flag.Parse()
 
@@ -103,7 +104,7 @@ func main() {
 	}()
 	code := bench(env, config{
 		lifeboat: lb, aws: aws, rounds: *rounds, size: size, kinds: kinds,
-		variants: variants, out: *out, warmup: *warmup, hold: *hold,
+		variants: variants, out: *out, warmup: *warmup, hold: *hold, rev: *rev,
 	})
 	env.Close()
 	os.Exit(code)
@@ -121,7 +122,7 @@ type config struct {
 	size          int64
 	kinds         []string
 	variants      []variant
-	out           string
+	out, rev      string
 	warmup, hold  bool
 }
 

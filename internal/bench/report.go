@@ -140,8 +140,10 @@ func machineInfo(c config) machine {
 	if out, err := exec.Command(c.lifeboat, "version").Output(); err == nil {
 		m.Lifeboat = firstLine(string(out))
 	}
-	// The binary is built from the working tree (scripts/bench.sh): name it.
-	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+	// scripts/bench.sh builds the binary from the working tree: name it.
+	if c.rev != "" {
+		m.Lifeboat += ", built from " + c.rev
+	} else if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		m.Lifeboat += ", built from the working tree at " + firstLine(string(out))
 	}
 	if out, err := exec.Command("df", "--output=fstype", filepath.Dir(c.out)).Output(); err == nil {
