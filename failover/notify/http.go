@@ -136,6 +136,9 @@ func (n *Notifier) pingHealthchecks(ctx context.Context, h *Healthchecks, which,
 // 429 are transient (worth the one retry).
 func (n *Notifier) post(ctx context.Context, target string, body []byte, h http.Header, secrets []string) error {
 	shown := redactURL(target)
+	if err := checkURL(target); err != nil {
+		return fmt.Errorf("the configured URL %w", err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		// The parse error quotes the URL: say only what it is.

@@ -546,3 +546,11 @@ func TestSign(t *testing.T) {
 		t.Errorf("Sign = %s", got)
 	}
 }
+
+func TestWebhookBadSchemeIsNotRetried(t *testing.T) {
+	rs := newTest(Config{Webhook: &Webhook{URL: "ftp://files.example.com/" + pathToken}}).Notify(context.Background(), failedEvent())
+	if rs[0].OK || !strings.Contains(rs[0].Error, "http:// or https://") || strings.Contains(rs[0].Error, "retry") {
+		t.Errorf("result = %+v", rs[0])
+	}
+	mustNotContain(t, "error", rs[0].Error, pathToken)
+}

@@ -7,6 +7,31 @@
 // password, the Slack URL, healthchecks UUIDs) are read from files of mode
 // 0600 at send time and never appear in what is sent, in Results or in
 // errors: a channel's endpoint is only ever named as scheme://host.
+//
+// The `notify:` block of lifeboat.yaml (Config):
+//
+//	notify:
+//	  on: [failure]                    # and/or success; healthchecks is pinged either way
+//	  webhook:
+//	    url_file: /etc/lifeboat/webhook-url         # or url:, but a URL may hold a token
+//	    secret_file: /etc/lifeboat/webhook-secret   # X-Lifeboat-Signature: sha256=<HMAC of the body>
+//	    timeout: 10s
+//	  slack:
+//	    webhook_url_file: /etc/lifeboat/slack-url
+//	    channel: "#ops"
+//	  email:
+//	    host: smtp.example.com
+//	    port: 587                      # 465 with tls: true
+//	    username: lifeboat
+//	    password_file: /etc/lifeboat/smtp-password
+//	    from: Lifeboat <lifeboat@example.com>
+//	    to: [ops@example.com]
+//	    start_tls: auto                # always, never
+//	  healthchecks:
+//	    url_file: /etc/lifeboat/hc-url # https://hc-ping.com/<uuid>
+//
+// Every timeout bounds one channel's whole delivery, its one retry included
+// (a network error, a 5xx or 429 reply, an SMTP 4xx reply).
 package notify
 
 import (
