@@ -25,7 +25,8 @@ start=${SECONDS}
 tools="$(lifeboat_tools_dir)"
 
 # --- Debian packages ---------------------------------------------------------
-packages=(postgresql postgresql-contrib debootstrap ca-certificates)
+# chromium: the status page and the drill report are checked in a real headless browser.
+packages=(postgresql postgresql-contrib debootstrap ca-certificates chromium)
 # `command -v` alone is not enough: a pyenv shim may name a missing program.
 if command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1; then
 	log "aws already on PATH ($(command -v aws)): not installing awscli"

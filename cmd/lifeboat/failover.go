@@ -29,7 +29,8 @@ the RPO (age of the data served), the RTO (how long this took) and what to do ne
 				return err
 			}
 			defer release()
-			res, err := s.Failover(cmd.Context(), dryRun)
+			cfg, _ := g.load()
+			res, err := g.operations(cfg).Failover(cmd.Context(), s, dryRun)
 			if eerr := g.emit(res, func(w io.Writer) { printFailover(w, res) }); eerr != nil {
 				return eerr
 			}

@@ -31,7 +31,8 @@ the outage) unless --force. Each run is recorded under {state_dir}/{app}/runs/.`
 				return err
 			}
 			defer release()
-			res, err := s.Refresh(cmd.Context(), failover.RefreshOptions{Force: force})
+			cfg, _ := g.load()
+			res, err := g.operations(cfg).Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force})
 			for _, w := range res.Warnings {
 				g.warn("%s", w)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
@@ -93,6 +94,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	root.AddCommand(newConfigCmd(g), newArchivesCmd(g), newFetchCmd(g), newInspectCmd(g),
 		newRestoreCmd(g), newRollbackCmd(g), newGenerationsCmd(g), newDBCmd(g),
 		newUpCmd(g), newDownCmd(g), newPSCmd(g), newRefreshCmd(g), newFailoverCmd(g), newFailbackCmd(g),
+		newDrillCmd(g), newReportCmd(g), newDrillsCmd(g), newCheckCmd(g), newServeCmd(g),
 		newVersionCmd(g))
 	return root
 }
@@ -117,6 +119,14 @@ func (g *globals) loadApp() (*config.Config, *config.App, error) {
 		return nil, nil, err
 	}
 	return cfg, app, nil
+}
+
+// operations returns the runner that notifies and writes metrics.
+func (g *globals) operations(cfg *config.Config) *failover.Ops {
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	return failover.NewOps(cfg, g.logger(cfg))
 }
 
 // logger writes logs as text to stderr.

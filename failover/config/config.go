@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+	"github.com/lifeboat-dr/lifeboat/failover/notify"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -48,9 +49,34 @@ type Config struct {
 	LogLevel string `mapstructure:"log_level" json:"log_level" yaml:"log_level"`
 	// Apps are the apps this VPS keeps a standby of.
 	Apps []App `mapstructure:"apps" json:"apps" yaml:"apps"`
+	// Notify is where drill, refresh, failover and check results go.
+	Notify notify.Config `mapstructure:"notify" json:"notify" yaml:"notify"`
+	// Metrics configures the Prometheus textfile written after each run.
+	Metrics Metrics `mapstructure:"metrics" json:"metrics" yaml:"metrics"`
+	// Serve configures `lifeboat serve`.
+	Serve Serve `mapstructure:"serve" json:"serve" yaml:"serve"`
 
 	// Path is the file the config was read from.
 	Path string `mapstructure:"-" json:"path" yaml:"-"`
+}
+
+// Metrics configures the metrics file.
+type Metrics struct {
+	// TextfileDir is node_exporter's textfile-collector directory;
+	// lifeboat writes lifeboat_{app}.prom there after each run. Empty: none.
+	TextfileDir string `mapstructure:"textfile_dir" json:"textfile_dir" yaml:"textfile_dir"`
+}
+
+// Serve configures the HTTP server.
+type Serve struct {
+	// Listen is the address of the status page, /metrics and the hooks.
+	Listen string `mapstructure:"listen" json:"listen" yaml:"listen"`
+	// HookSecretFile holds the key (mode 0600) that signs hook requests
+	// (HMAC-SHA256 of the body, hex, in X-Lifeboat-Signature: sha256=…).
+	// Empty: hooks are disabled.
+	HookSecretFile string `mapstructure:"hook_secret_file" json:"hook_secret_file" yaml:"hook_secret_file"`
+	// PublicURL is how people reach the server, for links in notifications.
+	PublicURL string `mapstructure:"public_url" json:"public_url" yaml:"public_url"`
 }
 
 // App is one app's settings.
@@ -217,6 +243,9 @@ type Drill struct {
 	// Retention is how many drill reports are kept; MaxAge drops older ones (0: none).
 	Retention int      `mapstructure:"retention" json:"retention" yaml:"retention"`
 	MaxAge    Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+	// EgressProbes are host:port addresses a drill's network must not
+	// reach (tried from inside it).
+	EgressProbes []string `mapstructure:"egress_probes" json:"egress_probes" yaml:"egress_probes"`
 }
 
 // ChainCheck configures `lifeboat check`, the check of the whole chain.
@@ -429,6 +458,9 @@ func (c *Config) applyDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.Serve.Listen == "" {
+		c.Serve.Listen = "127.0.0.1:8077"
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		a.StateDir = filepath.Join(c.StateDir, a.Name)
@@ -506,6 +538,9 @@ func (c *Config) applyDefaults() {
 		}
 		if a.Drill.Retention == 0 {
 			a.Drill.Retention = 90
+		}
+		if a.Drill.EgressProbes == nil {
+			a.Drill.EgressProbes = []string{"1.1.1.1:443", "8.8.8.8:53"}
 		}
 		if a.Check.MaxArchiveAge == 0 {
 			a.Check.MaxArchiveAge = Duration(26 * time.Hour)
@@ -662,6 +697,18 @@ func (c *Config) Validate() error {
 	if len(c.Apps) == 0 {
 		add("apps", "no app configured: add at least one entry with a name and an s3 bucket")
 	}
+	errs = append(errs, c.Notify.Validate("notify")...)
+	if d := c.Metrics.TextfileDir; d != "" && !filepath.IsAbs(d) {
+		add("metrics.textfile_dir", "must be an absolute path, got %q", d)
+	}
+	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {
+		add("serve.listen", "must be host:port, got %q", c.Serve.Listen)
+	}
+	if f := c.Serve.HookSecretFile; f != "" {
+		if err := checkSecretFile(f); err != nil {
+			add("serve.hook_secret_file", "%v", err)
+		}
+	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {
 		key := fmt.Sprintf("apps[%d]", i)
@@ -763,5 +810,6 @@ func checkSecretFile(path string) error { return fsutil.CheckSecretFile(path) }
 func (c *Config) Redacted() Config {
 	out := *c
 	out.Apps = append([]App(nil), c.Apps...)
+	out.Notify = c.Notify.Redacted()
 	return out
 }

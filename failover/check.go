@@ -1,0 +1,172 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
+)
+
+// Finding is one result of CheckChain, with what to do when it failed.
+type Finding struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"`
+}
+
+// ChainReport is the result of CheckChain.
+type ChainReport struct {
+	App       string    `json:"app"`
+	CheckedAt time.Time `json:"checked_at"`
+	OK        bool      `json:"ok"`
+	Findings  []Finding `json:"findings"`
+	// NewestArchive facts, for metrics.
+	ArchiveKey        string    `json:"archive_key"`
+	ArchiveCapturedAt time.Time `json:"archive_captured_at"`
+	ArchiveSize       int64     `json:"archive_size"`
+}
+
+// CheckChain checks the backup chain as a whole: the newest archive in S3
+// is younger than check.max_archive_age, not suspiciously small against the
+// recent ones, and readable; the last refresh and the last drill succeeded
+// and are recent; the standby database is running. Every finding says what
+// to do when it fails.
+func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
+	c := s.App.Check
+	r := &ChainReport{App: s.App.Name, CheckedAt: time.Now().UTC(), Findings: []Finding{}}
+	add := func(name string, ok bool, fix, format string, args ...any) {
+		r.Findings = append(r.Findings, Finding{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...), Fix: fix})
+	}
+
+	// The newest archive in S3.
+	f, err := NewFetcher(ctx, s.App, s.Log)
+	var l *archive.Listing
+	if err == nil {
+		l, err = archive.Scan(ctx, f.Store, f.Prefix, f.Scan)
+	}
+	switch {
+	case err != nil:
+		add("archive in S3", false, "check the bucket, region and credentials (lifeboat archives shows the details)", "cannot list the bucket: %v", err)
+	default:
+		newest, ok := l.NewestCandidate()
+		if !ok {
+			add("archive in S3", false, "check that the backup job runs and writes under s3.prefix", "no valid archive under %s", l.Store)
+			break
+		}
+		r.ArchiveKey, r.ArchiveCapturedAt, r.ArchiveSize = newest.Key, newest.CapturedAt, newest.Size
+		age := r.CheckedAt.Sub(newest.CapturedAt)
+		add("archive age", age <= c.MaxArchiveAge.D(), "the backup job has not produced an archive lately: check Heroku Scheduler and its logs",
+			"newest archive %s captured %s ago (limit %s)", newest.Key, age.Round(time.Minute), c.MaxArchiveAge)
+		add("archive readable", newest.Header != nil, "open it with lifeboat inspect --key", "its first bytes are a pg_dump archive of %q (PostgreSQL %s)",
+			headerDB(newest), headerVersion(newest))
+		var sizes []int64
+		for _, cand := range l.Candidates {
+			if cand.Key != newest.Key && (cand.Status == archive.StatusValid || cand.Status == archive.StatusUnchecked) && len(sizes) < 7 {
+				sizes = append(sizes, cand.Size)
+			}
+		}
+		if len(sizes) == 0 {
+			add("archive size", true, "", "%s; no earlier archive to compare with", humanSize(newest.Size))
+		} else {
+			med := median(sizes)
+			ok := float64(newest.Size) >= c.MinSizeRatio*float64(med)
+			add("archive size", ok, "a much smaller backup than usual may be missing data: inspect it (lifeboat inspect --key) and check the backup job",
+				"%s against a median of %s over the %d archives before it (limit: %.0f%%)", humanSize(newest.Size), humanSize(med), len(sizes), 100*c.MinSizeRatio)
+		}
+		for _, w := range l.Warnings {
+			add("newer objects", false, "look at them with lifeboat archives; remove failed uploads", "%s", w)
+		}
+	}
+
+	// The last refresh.
+	if run, err := s.State.LastRun("refresh"); err != nil || run == nil {
+		add("last refresh", false, "run lifeboat refresh, and schedule it (a systemd timer or cron)", "no refresh has run")
+	} else {
+		age := r.CheckedAt.Sub(run.FinishedAt)
+		switch {
+		case !run.OK:
+			add("last refresh", false, "read the error, fix it, run lifeboat refresh", "failed %s ago: %s", age.Round(time.Minute), run.Error)
+		case age > c.MaxRefreshAge.D():
+			add("last refresh", false, "is the refresh timer running?", "succeeded %s ago (limit %s)", age.Round(time.Minute), c.MaxRefreshAge)
+		default:
+			add("last refresh", true, "", "%s %s ago", run.Outcome, age.Round(time.Minute))
+		}
+	}
+
+	// The last drill.
+	if rep, err := report.Load(s.DrillsDir(), "latest"); err != nil {
+		add("last drill", false, "run lifeboat drill, and schedule it", "no drill has run")
+	} else {
+		age := r.CheckedAt.Sub(rep.FinishedAt)
+		switch {
+		case !rep.Pass():
+			add("last drill", false, "open its report: lifeboat report latest --html report.html", "drill %s failed %s ago", rep.ID, age.Round(time.Minute))
+		case age > c.MaxDrillAge.D():
+			add("last drill", false, "is the drill timer running?", "passed %s ago (limit %s)", age.Round(time.Minute), c.MaxDrillAge)
+		default:
+			add("last drill", true, "", "passed %s ago: RTO %s, RPO %s", age.Round(time.Minute),
+				time.Duration(rep.RTO.Seconds*float64(time.Second)).Round(time.Second), time.Duration(rep.RPO.Seconds*float64(time.Second)).Round(time.Minute))
+		}
+	}
+
+	// The standby itself.
+	if g, err := s.CurrentGeneration(); err != nil {
+		add("standby database", false, "run lifeboat refresh (or lifeboat restore)", "%v", err)
+	} else if s.Engine != nil {
+		ctr, err := s.Engine.InspectContainer(ctx, g.Container)
+		if err != nil || ctr.State != "running" {
+			state := "missing"
+			if err == nil {
+				state = ctr.State
+			}
+			add("standby database", false, "lifeboat up starts it (or lifeboat refresh)", "generation %d is %s", g.Number, state)
+		} else {
+			add("standby database", true, "", "generation %d running, data captured %s", g.Number, g.Archive.CapturedAt.Format(time.RFC3339))
+		}
+	}
+	if sv, _ := s.State.Serving(); sv != nil {
+		add("serving", true, "", "failed over since %s: the standby serves users", sv.Since.Format(time.RFC3339))
+	}
+	r.OK = true
+	for _, f := range r.Findings {
+		r.OK = r.OK && f.OK
+	}
+	return r
+}
+
+func headerDB(c *archive.Candidate) string {
+	if c.Header == nil {
+		return "?"
+	}
+	return c.Header.DatabaseName
+}
+
+func headerVersion(c *archive.Candidate) string {
+	if c.Header == nil {
+		return "?"
+	}
+	return c.Header.ServerVersion
+}
+
+func median(v []int64) int64 {
+	s := append([]int64(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

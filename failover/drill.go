@@ -1,0 +1,440 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
+	"github.com/lifeboat-dr/lifeboat/failover/stack"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
+)
+
+// DrillOptions tune Drill.
+type DrillOptions struct {
+	// Offline uses the newest cached archive instead of S3's newest.
+	Offline bool
+	// Keep leaves the drill's containers running (the next drill removes them).
+	Keep bool
+	// Trigger is schedule, manual or webhook; TriggeredBy names who or what.
+	Trigger     string
+	TriggeredBy string
+	// ToolVersion goes into the report.
+	ToolVersion string
+}
+
+// DrillsDir is where the app's drill reports are kept.
+func (s *Standby) DrillsDir() string { return filepath.Join(s.App.StateDir, "drills") }
+
+// Drill rehearses a failover, isolated and measured: it restores the newest
+// archive (S3's, or the cache's with Offline) into a fresh database
+// container and boots the app image against it, on a network of its own
+// created internal (no egress: no real e-mail, no real payments), never
+// touching the standby. Every phase is timed; RTO (start to healthy) and
+// RPO (age of the data) are compared with the app's targets. It is
+// fail-closed: every check that cannot run fails the drill. It always tears
+// down (also when ctx is cancelled) unless Keep, and removes the leftovers
+// of a killed drill first. The report is returned (and saved by the
+// caller) whether the drill passed or not; the error says why it failed.
+// The caller holds the app's lock.
+func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, error) {
+	start := time.Now().UTC()
+	host, _ := os.Hostname()
+	id := start.Format("20060102T150405Z")
+	rep := report.New()
+	rep.ID, rep.ToolVersion, rep.Host, rep.App = id+"-"+s.App.Name, o.ToolVersion, host, s.App.Name
+	rep.Trigger, rep.TriggeredBy, rep.StartedAt = o.Trigger, o.TriggeredBy, start
+	rep.RTO.TargetSeconds = s.App.RTOTarget.D().Seconds()
+	rep.RPO.TargetSeconds = s.App.RPOTarget.D().Seconds()
+	rep.Kept = o.Keep
+
+	d := &Standby{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
+		DrillID: strings.ToLower(strings.TrimSuffix(id, "Z")),
+		State:   &state.Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}}
+	if removed, err := s.cleanDrills(ctx); err != nil {
+		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
+	} else if len(removed) > 0 {
+		s.say("removed leftovers of an earlier drill: %s", strings.Join(removed, ", "))
+	}
+	ph := newPhaser(rep, start)
+	runErr := d.drillRun(ctx, s, o, rep, ph)
+	rep.RTO.Seconds = ph.rto()
+	if o.Keep {
+		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.prefix())
+	} else {
+		// Always, also after Ctrl-C: the drill's objects must not stay.
+		ph.begin("teardown")
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		_, err := s.cleanDrills(tctx)
+		cancel()
+		if err == nil {
+			err = os.RemoveAll(d.State.Dir)
+		}
+		ph.end(err)
+		if err != nil {
+			rep.Failures = append(rep.Failures, "teardown failed, the next drill removes the leftovers: "+err.Error())
+		}
+	}
+	return finish(rep, runErr)
+}
+
+// drillRun is the drill up to a healthy app; d is the drill's isolated
+// Standby, s the app's.
+func (d *Standby) drillRun(ctx context.Context, s *Standby, o DrillOptions, rep *report.Report, ph *phaser) error {
+	// locate (and, online, download + unwrap and verify).
+	archivePath, err := s.drillArchive(ctx, o, rep, ph)
+	if err != nil {
+		return err
+	}
+
+	// database-start, restore, checks: a fresh generation in the drill's
+	// own records, never promoted.
+	s.say("drill %s: restoring into a fresh database on an internal network", rep.ID)
+	br, err := d.Build(ctx, RestoreRequest{ArchivePath: archivePath})
+	var g *state.Generation
+	if br != nil {
+		g = br.Generation
+	}
+	if g != nil {
+		ph.fromGeneration(g)
+		rep.Restore.Errors = append(rep.Restore.Errors, g.Restore.Errors...)
+		rep.Restore.ExpectedErrors = append(rep.Restore.ExpectedErrors, g.Restore.ExpectedErrors...)
+		rep.Restore.Warnings = append(rep.Restore.Warnings, g.Restore.Warnings...)
+		for _, c := range g.Checks {
+			rep.Checks = append(rep.Checks, report.Check{Name: c.Name, Kind: c.Kind, OK: c.OK, Detail: c.Detail})
+		}
+		for _, t := range g.Tables {
+			rep.Tables = append(rep.Tables, report.Table{Schema: t.Schema, Name: t.Name, Rows: t.Rows})
+		}
+	}
+	// The age of the data a failover would serve now.
+	rep.RPO.Seconds = time.Since(rep.Archive.CapturedAt).Seconds()
+	if err != nil {
+		return err
+	}
+	rep.Checks = append(rep.Checks, d.egressCheck(ctx, g))
+
+	// release, app-boot, health.
+	if !s.App.Stack.Enabled() {
+		rep.AppHealth.Detail = "no app image configured (app.image): only the database was rehearsed"
+		return nil
+	}
+	return d.drillApp(ctx, g, o, rep, ph)
+}
+
+// finish computes the result; the error is the drill's failure, if any.
+func finish(rep *report.Report, err error) (*report.Report, error) {
+	if err != nil {
+		rep.Failures = append(rep.Failures, err.Error())
+	}
+	rep.FinishedAt = time.Now().UTC()
+	rep.Finalize()
+	if !rep.Pass() {
+		return rep, fmt.Errorf("drill %s failed: %s", rep.ID, strings.Join(rep.Failures, "; "))
+	}
+	return rep, nil
+}
+
+// drillArchive finds the archive to rehearse with and gets it into the cache.
+func (s *Standby) drillArchive(ctx context.Context, o DrillOptions, rep *report.Report, ph *phaser) (string, error) {
+	ph.begin("locate")
+	cache := Cache(s.App)
+	if o.Offline {
+		e, err := cache.Newest()
+		if err == nil {
+			l, _ := cache.List()
+			for _, c := range l {
+				rep.Candidates = append(rep.Candidates, report.Candidate{Key: c.Key, Size: c.DumpSize, CapturedAt: c.CapturedAt, Status: "cached"})
+			}
+			setArchive(rep, e, "cache")
+		}
+		ph.end(err)
+		ph.skip("download")
+		return e.Path, err
+	}
+	f, err := NewFetcher(ctx, s.App, s.Log)
+	if err != nil {
+		ph.end(err)
+		return "", err
+	}
+	so := f.Scan
+	so.Cached = func(ob archive.Object) bool { _, ok := f.Cache.Find(ob.Key, ob.ETag); return ok }
+	l, err := archive.Scan(ctx, f.Store, f.Prefix, so)
+	if err != nil {
+		ph.end(err)
+		return "", err
+	}
+	for _, c := range l.Candidates {
+		rep.Candidates = append(rep.Candidates, report.Candidate{Key: c.Key, Size: c.Size, CapturedAt: c.CapturedAt, Status: c.Status, SkipReason: c.SkipReason})
+	}
+	newest, ok := l.NewestCandidate()
+	if !ok {
+		err := fmt.Errorf("%w under %s: see the candidates for why each object was skipped", archive.ErrNoArchive, l.Store)
+		ph.end(err)
+		return "", err
+	}
+	for _, w := range l.Warnings {
+		rep.Failures = append(rep.Failures, "the bucket holds a newer unusable object: "+w)
+	}
+	ph.end(nil)
+	ph.begin("download")
+	fr, err := f.Fetch(ctx, archive.FetchRequest{Key: newest.Key})
+	if err != nil {
+		ph.end(err)
+		return "", err
+	}
+	ph.endWith(fr.DownloadSeconds, nil)
+	ph.add("verify", fr.VerifySeconds, nil)
+	setArchive(rep, *fr.Entry, "s3")
+	return fr.Entry.Path, nil
+}
+
+func setArchive(rep *report.Report, e archive.Entry, source string) {
+	rep.Archive = report.Archive{Key: e.Key, Size: e.ObjectSize, SHA256: e.DumpSHA256, CapturedAt: e.CapturedAt,
+		AgeSeconds: time.Since(e.CapturedAt).Seconds(), Source: source}
+}
+
+// drillApp boots the app on the drill's database and checks its health.
+func (d *Standby) drillApp(ctx context.Context, g *state.Generation, o DrillOptions, rep *report.Report, ph *phaser) error {
+	img, err := d.Engine.InspectImage(ctx, d.App.Stack.Image)
+	if errors.Is(err, engine.ErrNotFound) && !o.Offline {
+		var warnings []string
+		img, warnings, err = d.appImage(ctx, true)
+		rep.Restore.Warnings = append(rep.Restore.Warnings, warnings...)
+	}
+	rep.AppHealth.Image, rep.AppHealth.ImageID = d.App.Stack.Image, img.ID
+	if err != nil {
+		ph.add("release", 0, err)
+		return err
+	}
+	up, err := d.startApp(ctx, g, stack.ModeDrill, img, true)
+	var sr *stack.Result
+	if up != nil {
+		sr = up.Stack
+	}
+	if sr != nil {
+		if sr.Release != nil {
+			ph.add("release", sr.Release.Seconds, releaseErr(sr.Release))
+		} else {
+			ph.skip("release")
+		}
+		ph.add("app-boot", sr.StartSeconds, nil)
+		ph.add("health", sr.HealthSeconds, err)
+		rep.AppHealth.URL = sr.WebURL
+	}
+	if err != nil {
+		rep.AppHealth.Detail = err.Error()
+		rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: "health", OK: false, Detail: err.Error()})
+		return err
+	}
+	rep.AppHealth.Healthy = true
+	rep.AppHealth.Detail = fmt.Sprintf("%s answered 2xx", d.App.Stack.Health.Path)
+	rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: "health", OK: true,
+		Detail: fmt.Sprintf("web answered %s with 2xx after %.1fs", d.App.Stack.Health.Path, sr.HealthSeconds)})
+	return nil
+}
+
+func releaseErr(r *stack.ReleaseResult) error {
+	if r.ExitCode != 0 {
+		return fmt.Errorf("release command exited %d", r.ExitCode)
+	}
+	return nil
+}
+
+// egressCheck proves the drill's network has no way out: it is an internal
+// Docker network, and a connection attempted from inside it fails.
+func (d *Standby) egressCheck(ctx context.Context, g *state.Generation) report.Check {
+	c := report.Check{Name: "no egress", Kind: "egress"}
+	n, err := d.Engine.InspectNetwork(ctx, g.Network)
+	if err != nil {
+		c.Detail = "cannot inspect the drill network: " + err.Error()
+		return c
+	}
+	if !n.Internal {
+		c.Detail = fmt.Sprintf("network %s is not internal", g.Network)
+		return c
+	}
+	var reached []string
+	probes := d.App.Drill.EgressProbes
+	for _, addr := range probes {
+		host, port, _ := strings.Cut(addr, ":")
+		script := fmt.Sprintf("timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s' 2>/dev/null && echo reached || echo blocked", host, port)
+		res, err := d.Engine.ExecCapture(ctx, g.Container, []string{"bash", "-c", script}, engine.ExecOptions{User: "root"})
+		if err != nil {
+			c.Detail = "cannot probe from inside the drill network: " + err.Error()
+			return c
+		}
+		if strings.Contains(res.Stdout, "reached") {
+			reached = append(reached, addr)
+		}
+	}
+	if len(reached) > 0 {
+		c.Detail = "reached " + strings.Join(reached, ", ") + " from inside the drill network"
+		if n, _ := d.Engine.InspectNetwork(ctx, g.Network); n.Internal {
+			c.Detail += " (the network is internal: is a proxy or firewall rule letting it out?)"
+		}
+		return c
+	}
+	c.OK = true
+	c.Detail = fmt.Sprintf("internal network %s; connections to %s from inside it fail", g.Network, strings.Join(probes, ", "))
+	return c
+}
+
+// cleanDrills removes every drill container, volume and network of the app.
+func (s *Standby) cleanDrills(ctx context.Context) ([]string, error) {
+	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeDrill}
+	var removed []string
+	var errs []error
+	cs, err := s.Engine.ListContainers(ctx, filter, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, c.Name)
+	}
+	vs, err := s.Engine.ListVolumes(ctx, filter)
+	if err != nil {
+		return removed, err
+	}
+	for _, v := range vs {
+		if err := s.Engine.RemoveVolume(ctx, v.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, v.Name)
+	}
+	ns, err := s.Engine.ListNetworks(ctx, filter)
+	if err != nil {
+		return removed, err
+	}
+	for _, n := range ns {
+		if err := s.Engine.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, n.Name)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// phaser records a drill's phases in its report, in order, with their
+// offsets from the start.
+type phaser struct {
+	rep   *report.Report
+	start time.Time
+	cur   string
+	began time.Time
+	at    float64 // offset of the next phase
+}
+
+func newPhaser(rep *report.Report, start time.Time) *phaser {
+	return &phaser{rep: rep, start: start}
+}
+
+func (p *phaser) begin(name string) { p.cur, p.began = name, time.Now() }
+
+func (p *phaser) end(err error) { p.endWith(time.Since(p.began).Seconds(), err) }
+
+func (p *phaser) endWith(secs float64, err error) {
+	p.add(p.cur, secs, err)
+	p.cur = ""
+}
+
+func (p *phaser) add(name string, secs float64, err error) {
+	ph := report.Phase{Name: name, StartedOffsetSeconds: p.at, Seconds: secs, OK: err == nil}
+	if err != nil {
+		ph.Error = err.Error()
+	}
+	p.rep.Phases = append(p.rep.Phases, ph)
+	p.at += secs
+}
+
+// skip records a phase that had nothing to do (offline: no download).
+func (p *phaser) skip(name string) {
+	p.rep.Phases = append(p.rep.Phases, report.Phase{Name: name, StartedOffsetSeconds: p.at, OK: true})
+}
+
+// fromGeneration maps a generation's build phases onto the drill's.
+func (p *phaser) fromGeneration(g *state.Generation) {
+	sum := map[string]float64{}
+	for _, ph := range g.Phases {
+		switch ph.Name {
+		case "archive":
+			sum["verify"] += ph.Seconds
+		case "image", "database-start":
+			sum["database-start"] += ph.Seconds
+		case "prepare", "restore", "analyze":
+			sum["restore"] += ph.Seconds
+		case "verify":
+			sum["checks"] += ph.Seconds
+		}
+	}
+	// The archive re-read joins the verify phase of the download.
+	for i := range p.rep.Phases {
+		if p.rep.Phases[i].Name == "verify" {
+			p.rep.Phases[i].Seconds += sum["verify"]
+			p.at += sum["verify"]
+			sum["verify"] = 0
+		}
+	}
+	if sum["verify"] > 0 {
+		p.add("verify", sum["verify"], nil)
+	}
+	var err error
+	if g.Status == state.StatusFailed && g.Error != "" {
+		err = errors.New(g.Error)
+	}
+	failedIn := failedPhase(g)
+	for _, name := range []string{"database-start", "restore", "checks"} {
+		var e error
+		if name == failedIn {
+			e = err
+		}
+		p.add(name, sum[name], e)
+		if name == failedIn {
+			break
+		}
+	}
+}
+
+// failedPhase says in which drill phase a failed generation failed: the
+// one after its last completed build phase.
+func failedPhase(g *state.Generation) string {
+	if g.Status != state.StatusFailed {
+		return ""
+	}
+	last := ""
+	for _, ph := range g.Phases {
+		last = ph.Name
+	}
+	switch last {
+	case "", "archive", "image":
+		return "database-start"
+	case "database-start", "prepare":
+		return "restore"
+	case "restore", "analyze":
+		return "checks"
+	}
+	return "checks"
+}
+
+// rto is the time from the start to healthy: every phase but teardown.
+func (p *phaser) rto() float64 {
+	var s float64
+	for _, ph := range p.rep.Phases {
+		if ph.Name != "teardown" {
+			s += ph.Seconds
+		}
+	}
+	return s
+}

@@ -1,0 +1,207 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	dir := t.TempDir()
+	c := &config.Config{StateDir: dir, Apps: []config.App{{Name: "shop", StateDir: filepath.Join(dir, "shop")}}}
+	return c
+}
+
+func post(t *testing.T, h http.Handler, path string, body []byte, sig string) (*httptest.ResponseRecorder, map[string]string) {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	if sig != "" {
+		req.Header.Set("X-Lifeboat-Signature", sig)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var m map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &m)
+	return rec, m
+}
+
+func TestHooksNeedAValidSignature(t *testing.T) {
+	var runs atomic.Int32
+	s := &Server{Config: testConfig(t), HookSecret: []byte("k3y"), Run: func(ctx context.Context, app, job string) error {
+		runs.Add(1)
+		return nil
+	}}
+	h := s.Handler(context.Background())
+	body := []byte(`{"Records":[{"s3":{"object":{"key":"backups/shop/x.dump.gz"}}}]}`)
+	for name, sig := range map[string]string{"missing": "", "wrong key": Sign([]byte("other"), body), "garbage": "sha256=zz"} {
+		rec, _ := post(t, h, "/hooks/shop/refresh", body, sig)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s signature: %d", name, rec.Code)
+		}
+	}
+	// A signature of another body does not do either.
+	if rec, _ := post(t, h, "/hooks/shop/refresh", body, Sign([]byte("k3y"), []byte("{}"))); rec.Code != http.StatusUnauthorized {
+		t.Errorf("signature of another body: %d", rec.Code)
+	}
+	if rec, _ := post(t, h, "/hooks/nope/refresh", body, Sign([]byte("k3y"), body)); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown app: %d", rec.Code)
+	}
+	if rec, _ := post(t, h, "/hooks/shop/delete-everything", body, Sign([]byte("k3y"), body)); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown job: %d", rec.Code)
+	}
+	rec, m := post(t, h, "/hooks/shop/refresh", body, Sign([]byte("k3y"), body))
+	if rec.Code != http.StatusAccepted || m["status"] != Started {
+		t.Fatalf("signed hook: %d %v", rec.Code, m)
+	}
+	waitIdle(t, s)
+	if runs.Load() != 1 {
+		t.Fatalf("runs = %d", runs.Load())
+	}
+	// Hooks are off without a secret.
+	s2 := &Server{Config: testConfig(t), Run: s.Run}
+	if rec, _ := post(t, s2.Handler(context.Background()), "/hooks/shop/refresh", body, Sign(nil, body)); rec.Code != http.StatusNotFound {
+		t.Errorf("hooks without a secret: %d", rec.Code)
+	}
+}
+
+func waitIdle(t *testing.T, s *Server) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.Idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("runs did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestTriggersAreSingleFlight(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var running, maxRunning, runs int
+	s := &Server{Config: testConfig(t), HookSecret: []byte("k"), Run: func(ctx context.Context, app, job string) error {
+		mu.Lock()
+		running++
+		runs++
+		maxRunning = max(maxRunning, running)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		running--
+		mu.Unlock()
+		return nil
+	}}
+	h := s.Handler(context.Background())
+	body := []byte("{}")
+	sig := Sign([]byte("k"), body)
+	var got []string
+	for i := 0; i < 10; i++ {
+		_, m := post(t, h, "/hooks/shop/refresh", body, sig)
+		got = append(got, m["status"])
+	}
+	want := []string{Started, Queued}
+	for i := 2; i < 10; i++ {
+		want = append(want, AlreadyQueued)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("statuses %v, want %v", got, want)
+	}
+	// Another job of the same app is its own flight.
+	if _, m := post(t, h, "/hooks/shop/drill", body, sig); m["status"] != Started {
+		t.Fatalf("drill: %v", m)
+	}
+	close(release)
+	waitIdle(t, s)
+	if runs != 3 || maxRunning > 2 {
+		t.Fatalf("runs %d (want 3: refresh, its one follow-up, the drill), max concurrent %d", runs, maxRunning)
+	}
+}
+
+// seedState writes what the status page shows: a current generation, a
+// refresh and a drill report.
+func seedState(t *testing.T, c *config.Config) {
+	app := &c.Apps[0]
+	st := &state.Store{Dir: app.StateDir}
+	g := &state.Generation{App: "shop", Number: 7, Status: state.StatusReady, Container: "lifeboat-shop-db-7",
+		Archive: state.ArchiveRef{Key: "backups/shop/2026-11-25_03-00_UTC__shop_DATABASE_URL.dump.gz", CapturedAt: time.Now().Add(-5 * time.Hour)}}
+	if err := st.Save(g); err != nil {
+		t.Fatal(err)
+	}
+	st.SetCurrent(7)
+	st.SaveRun(&state.Run{Kind: "refresh", StartedAt: time.Now().Add(-2 * time.Hour), FinishedAt: time.Now().Add(-2 * time.Hour), OK: true, Outcome: "refreshed"})
+	rep := report.New()
+	rep.ID, rep.App, rep.StartedAt, rep.FinishedAt = "20261125T040000Z-shop", "shop", time.Now().Add(-3*time.Hour), time.Now().Add(-3*time.Hour)
+	rep.Result = "fail"
+	rep.Failures = []string{"check <accounts exist> failed: returned false"}
+	if err := report.Save(filepath.Join(app.StateDir, "drills"), rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusPageInABrowser(t *testing.T) {
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		t.Fatal("chromium not found: run scripts/test-deps.sh (it installs Debian's chromium)")
+	}
+	c := testConfig(t)
+	seedState(t, c)
+	s := &Server{Config: c, Run: func(context.Context, string, string) error { return nil }}
+	srv := httptest.NewServer(s.Handler(context.Background()))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--user-data-dir="+t.TempDir(), "--dump-dom", srv.URL+"/")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	for _, want := range []string{
+		`id="app-shop"`, "generation 7", "refreshed", "FAIL", "/apps/shop/reports/20261125T040000Z-shop",
+		"check &lt;accounts exist&gt; failed", "5h0m0s",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
+	}
+	// The report link works.
+	resp, err := http.Get(srv.URL + "/apps/shop/reports/20261125T040000Z-shop")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("report link: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	c := testConfig(t)
+	seedState(t, c)
+	s := &Server{Config: c}
+	rec := httptest.NewRecorder()
+	s.Handler(context.Background()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`lifeboat_standby_generation{app="shop"} 7`, `lifeboat_last_run_success{app="shop",job="refresh"} 1`, "# TYPE lifeboat_serving gauge"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
