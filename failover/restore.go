@@ -109,7 +109,11 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 		return res, err
 	}
 	res.Generation = g
-	s.say("building database generation %d from %s", n, ref.Key)
+	if s.DrillID != "" {
+		s.say("building the drill's database from %s", ref.Key)
+	} else {
+		s.say("building database generation %d from %s", n, ref.Key)
+	}
 	if cur, err := s.State.Current(); err == nil {
 		res.Previous = cur.Generation
 	}
