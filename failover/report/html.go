@@ -44,6 +44,9 @@ func pageTemplate() (*template.Template, error) {
 // included or not) up to r, at most the MaxHistory newest of them, so a
 // page rendered again later looks the same.
 func HTML(w io.Writer, r *Report, history []*Report) error {
+	if r == nil {
+		return fmt.Errorf("render drill report: no report")
+	}
 	t, err := pageTemplate()
 	if err != nil {
 		return fmt.Errorf("report page template: %w", err)

@@ -13,6 +13,9 @@ import (
 // string from the report is escaped (GitHub-flavoured Markdown), so a
 // check named "<script>" or "a|b" cannot break the layout.
 func Markdown(w io.Writer, r *Report) error {
+	if r == nil {
+		return fmt.Errorf("drill summary: no report")
+	}
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 

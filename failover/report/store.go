@@ -38,6 +38,9 @@ const staleTemp = time.Hour
 // and then {dir}/latest.json, a copy, unless a newer report is already the
 // latest. Saving the same report again (after a second Finalize) replaces it.
 func Save(dir string, r *Report) error {
+	if r == nil {
+		return fmt.Errorf("save drill report: %w: no report", ErrInvalidID)
+	}
 	if err := checkID(r.ID); err != nil {
 		return err
 	}
