@@ -43,6 +43,9 @@ type DownloadOptions struct {
 	Backoff time.Duration
 	// OnStart, when set, is called once the object to transfer is known.
 	OnStart func(Object)
+	// Follow, when set, is told which parts are on disk as they land, so
+	// that a reader can verify the object while it downloads.
+	Follow *Follower
 	Log     *slog.Logger
 }
 
@@ -74,6 +77,14 @@ type downloadState struct {
 // size). On success dst holds the object's bytes (not yet verified).
 // Errors wrap the Store's errors, ErrDiskFull, or the context's.
 func Download(ctx context.Context, st Store, obj Object, dst string, o DownloadOptions) (DownloadResult, error) {
+	res, err := download(ctx, st, obj, dst, o)
+	if err != nil && o.Follow != nil {
+		o.Follow.Fail(err)
+	}
+	return res, err
+}
+
+func download(ctx context.Context, st Store, obj Object, dst string, o DownloadOptions) (DownloadResult, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 4
 	}
@@ -131,6 +142,9 @@ func Download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 	if o.OnStart != nil {
 		o.OnStart(obj)
 	}
+	if o.Follow != nil {
+		o.Follow.start(obj.Size, o.PartSize, done)
+	}
 	if res.ResumedBytes > 0 {
 		o.Log.Info("resuming download", "key", obj.Key, "on_disk", res.ResumedBytes, "parts_left", len(todo))
 	}
@@ -180,6 +194,9 @@ func Download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 				mu.Lock()
 				completed = append(completed, i)
 				mu.Unlock()
+				if o.Follow != nil {
+					o.Follow.part(i)
+				}
 			}
 		}()
 	}

@@ -236,41 +236,53 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 
 	partial := filepath.Join(f.Cache.PartialDir(), PartialName(obj.Key)+".part")
 	unpackTo := filepath.Join(f.Cache.PartialDir(), PartialName(obj.Key)+".unpack")
+	// The verification follows the download part by part instead of
+	// starting after it: the fetch costs the longer of the two.
 	dlStart := time.Now()
-	res.Download, err = Download(ctx, f.Store, obj, partial, f.Download)
+	dctx, cancelDownload := context.WithCancel(ctx)
+	defer cancelDownload()
+	opts := f.Download
+	opts.Follow = NewFollower()
+	var dlErr error
+	dlDone := make(chan struct{})
+	go func() {
+		defer close(dlDone)
+		res.Download, dlErr = Download(dctx, f.Store, obj, partial, opts)
+		res.DownloadSeconds = time.Since(dlStart).Seconds()
+	}()
+	follow := opts.Follow.Reader(ctx, partial)
+	un, wrap, err := UnpackFollowing(ctx, follow, partial, unpackTo, exp)
+	follow.Close()
 	if err != nil {
-		return err
+		// Bad bytes make the rest of the transfer pointless.
+		cancelDownload()
 	}
-	dlSecs := time.Since(dlStart).Seconds()
-	res.DownloadSeconds = dlSecs
-	verifyStart := time.Now()
-	defer func() { res.VerifySeconds = time.Since(verifyStart).Seconds() }()
-	if dlSecs > 0 {
-		res.Throughput = float64(res.Download.FetchedBytes) / dlSecs
+	<-dlDone
+	res.VerifySeconds = max(0, time.Since(dlStart).Seconds()-res.DownloadSeconds)
+	if res.DownloadSeconds > 0 {
+		res.Throughput = float64(res.Download.FetchedBytes) / res.DownloadSeconds
 	}
-
-	head := make([]byte, SniffSize)
-	pf, err := os.Open(partial)
-	if err != nil {
-		return err
-	}
-	n, _ := io.ReadFull(pf, head)
-	pf.Close()
-	sn, err := Sniff(head[:n], int64(n) == obj.Size)
-	if err != nil {
-		DiscardPartial(partial)
-		return &VerifyError{Key: obj.Key, Err: err}
-	}
-	un, err := Unpack(ctx, partial, unpackTo, sn.Wrap, exp)
 	if err != nil {
 		os.Remove(unpackTo)
-		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || isDumpError(err) {
+		if errors.Is(err, ErrDownloadStopped) || ctx.Err() != nil {
+			// The download failed or was interrupted: what is on disk is
+			// kept for the next run to resume.
+			if dlErr != nil {
+				return dlErr
+			}
+			return err
+		}
+		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || errors.Is(err, ErrEncrypted) || isDumpError(err) {
 			// The bytes are bad: resuming them would not help.
 			DiscardPartial(partial)
 			return &VerifyError{Key: obj.Key, Err: err}
 		}
 		return err
 	}
+	if dlErr != nil {
+		return dlErr
+	}
+	sn := Sniffed{Wrap: wrap, Header: un.Archive.Header}
 	if !sn.Header.CreatedAt.IsZero() {
 		cand.CapturedAt, cand.TimeSource = sn.Header.CreatedAt.UTC(), TimeFromHeader
 	}

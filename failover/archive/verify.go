@@ -64,19 +64,43 @@ type Unpacked struct {
 // data block). Errors wrap ErrChecksum, ErrCorrupt, ErrDiskFull or one of
 // the dump package's errors.
 func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, error) {
-	res := Unpacked{DumpPath: src}
 	f, err := os.Open(src)
 	if err != nil {
-		return res, err
+		return Unpacked{DumpPath: src}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return res, err
+		return Unpacked{DumpPath: src}, err
 	}
 	if exp.Size > 0 && st.Size() != exp.Size {
-		return res, fmt.Errorf("%w: downloaded %d bytes, the store says %d", ErrChecksum, st.Size(), exp.Size)
+		return Unpacked{DumpPath: src}, fmt.Errorf("%w: downloaded %d bytes, the store says %d", ErrChecksum, st.Size(), exp.Size)
 	}
+	exp.Size = st.Size()
+	return unpackStream(ctx, bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20), src, dst, wrap, exp)
+}
+
+// UnpackFollowing is Unpack reading the object from r (a download in
+// progress, see Follower) instead of a finished file at src; it detects
+// the wrapping from the first bytes. exp.Size must be the object's size.
+func UnpackFollowing(ctx context.Context, r io.Reader, src, dst string, exp Expect) (Unpacked, string, error) {
+	br := bufio.NewReaderSize(r, max(SniffSize, 1<<20))
+	head, err := br.Peek(int(min(int64(SniffSize), exp.Size)))
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return Unpacked{DumpPath: src}, "", err
+	}
+	sn, err := Sniff(head, int64(len(head)) >= exp.Size)
+	if err != nil {
+		return Unpacked{DumpPath: src}, "", err
+	}
+	un, err := unpackStream(ctx, br, src, dst, sn.Wrap, exp)
+	return un, sn.Wrap, err
+}
+
+// unpackStream is the single pass of Unpack over r, which holds exactly the
+// object's exp.Size bytes.
+func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp Expect) (Unpacked, error) {
+	res := Unpacked{DumpPath: src}
 	res.Verified = append(res.Verified, "size")
 
 	objSHA := sha256.New()
@@ -92,13 +116,15 @@ func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, e
 		mp = &multipartMD5{size: exp.UploadPartSize, cur: md5.New()}
 		hashers = append(hashers, mp)
 	}
-	obj := io.TeeReader(bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20), io.MultiWriter(hashers...))
+	counted := &countWriter{}
+	hashers = append(hashers, counted)
+	obj := io.TeeReader(r, io.MultiWriter(hashers...))
 
 	var verr error
 	switch wrap {
 	case WrapNone:
 		res.Archive, verr = dump.Verify(obj)
-		res.DumpSize = st.Size()
+		res.DumpSize = exp.Size
 	case WrapGzip, WrapTarGz:
 		res.DumpPath = dst
 		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(obj, dst, wrap)
@@ -109,6 +135,9 @@ func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, e
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if errors.Is(verr, ErrDownloadStopped) {
+			return res, verr
+		}
 		if errors.Is(verr, ErrDiskFull) || errors.Is(verr, ErrCorrupt) || errors.Is(verr, ErrNotArchive) {
 			return res, verr
 		}
@@ -117,6 +146,9 @@ func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, e
 	// Hash whatever follows (tar padding, a second tar member).
 	if _, err := io.Copy(io.Discard, obj); err != nil {
 		return res, err
+	}
+	if counted.n != exp.Size {
+		return res, fmt.Errorf("%w: read %d bytes, the store says %d", ErrChecksum, counted.n, exp.Size)
 	}
 	res.ObjectSHA256 = hex.EncodeToString(objSHA.Sum(nil))
 	if wrap == WrapNone {
