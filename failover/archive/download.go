@@ -2,10 +2,14 @@ package archive
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"sort"
 	"sync"
@@ -46,6 +50,10 @@ type DownloadOptions struct {
 	// Follow, when set, is told which parts are on disk as they land, so
 	// that a reader can verify the object while it downloads.
 	Follow *Follower
+	// PartMD5 computes the MD5 of every part as it arrives (in parallel,
+	// in the download workers): with parts the size of the upload's, they
+	// give a multipart ETag without a second pass.
+	PartMD5 bool
 	Log     *slog.Logger
 }
 
@@ -58,6 +66,8 @@ type DownloadResult struct {
 	FetchedBytes int64 `json:"fetched_bytes"`
 	// Retries counts part attempts that failed and were retried.
 	Retries int `json:"retries"`
+	// PartMD5 are the parts' MD5 digests in order (with DownloadOptions.PartMD5).
+	PartMD5 [][]byte `json:"-"`
 }
 
 // downloadState is persisted next to a partial download so that an
@@ -69,6 +79,8 @@ type downloadState struct {
 	Size     int64  `json:"size"`
 	PartSize int64  `json:"part_size"`
 	Done     []int  `json:"done"`
+	// MD5 of each done part, hex, when part MD5s are computed.
+	MD5 map[int]string `json:"md5,omitempty"`
 }
 
 // Download fetches obj into the file dst with parallel ranged GETs. dst
@@ -149,6 +161,10 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 		o.Log.Info("resuming download", "key", obj.Key, "on_disk", res.ResumedBytes, "parts_left", len(todo))
 	}
 
+	if state.MD5 == nil {
+		state.MD5 = map[int]string{}
+	}
+	digests := maps.Clone(state.MD5) // written by the workers, under mu
 	var (
 		mu        sync.Mutex
 		completed []int // finished since the last state save
@@ -159,6 +175,7 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 		mu.Lock()
 		batch := completed
 		completed = nil
+		state.MD5 = maps.Clone(digests)
 		mu.Unlock()
 		if len(batch) == 0 {
 			return nil
@@ -183,7 +200,7 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				n, r, err := fetchPart(ctx, st, obj, f, i, o)
+				n, r, sum, err := fetchPart(ctx, st, obj, f, i, o)
 				fetched.Add(n)
 				retries.Add(int64(r))
 				if err != nil {
@@ -193,6 +210,9 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 				}
 				mu.Lock()
 				completed = append(completed, i)
+				if sum != nil {
+					digests[i] = hex.EncodeToString(sum)
+				}
 				mu.Unlock()
 				if o.Follow != nil {
 					o.Follow.part(i)
@@ -254,6 +274,20 @@ feed:
 	if len(state.Done) != nparts {
 		return res, fmt.Errorf("download %s: only %d of %d parts done", obj.Key, len(state.Done), nparts)
 	}
+	if o.PartMD5 {
+		// Parts done by an earlier run without a recorded digest are hashed
+		// from the disk.
+		for i := range nparts {
+			d, err := hex.DecodeString(state.MD5[i])
+			if err != nil || len(d) != md5.Size {
+				d, err = hashPart(f, i, o.PartSize, obj.Size)
+				if err != nil {
+					return res, err
+				}
+			}
+			res.PartMD5 = append(res.PartMD5, d)
+		}
+	}
 	return res, nil
 }
 
@@ -263,6 +297,14 @@ func DiscardPartial(dst string) {
 	os.Remove(dst + ".state")
 }
 
+func hashPart(f *os.File, i int, partSize, size int64) ([]byte, error) {
+	h := md5.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, int64(i)*partSize, partLen(i, partSize, size))); err != nil {
+		return nil, fmt.Errorf("hash part %d: %w", i, err)
+	}
+	return h.Sum(nil), nil
+}
+
 func partLen(i int, partSize, size int64) int64 {
 	off := int64(i) * partSize
 	return min(partSize, size-off)
@@ -270,20 +312,32 @@ func partLen(i int, partSize, size int64) int64 {
 
 // fetchPart fetches part i, retrying from the last byte written. It returns
 // the bytes written and the number of failed attempts.
-func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o DownloadOptions) (int64, int, error) {
+func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o DownloadOptions) (int64, int, []byte, error) {
 	off := int64(i) * o.PartSize
 	n := partLen(i, o.PartSize, obj.Size)
 	var got int64
 	fails := 0
 	delay := o.Backoff
+	// A retry goes on from the last byte written, so the bytes reach the
+	// hash in order.
+	var h hash.Hash
+	if o.PartMD5 {
+		h = md5.New()
+	}
+	digest := func() []byte {
+		if h == nil {
+			return nil
+		}
+		return h.Sum(nil)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return got, fails, err
+			return got, fails, nil, err
 		}
 		rc, err := st.Open(ctx, obj.Key, off+got, n-got)
 		if err == nil {
 			var w int64
-			w, err = copyAt(ctx, f, off+got, rc, n-got, o)
+			w, err = copyAt(ctx, f, off+got, rc, n-got, o, h)
 			rc.Close()
 			got += w
 			if err == nil && got < n {
@@ -291,22 +345,22 @@ func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o D
 			}
 		}
 		if got == n {
-			return got, fails, nil
+			return got, fails, digest(), nil
 		}
 		if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrDenied) ||
 			errors.Is(err, ErrArchived) || errors.Is(err, ErrNoBucket) || ctx.Err() != nil {
-			return got, fails, err
+			return got, fails, nil, err
 		}
 		fails++
 		if fails > o.Retries {
-			return got, fails, fmt.Errorf("download %s: part %d (bytes %d-%d) failed %d times, last: %w",
+			return got, fails, nil, fmt.Errorf("download %s: part %d (bytes %d-%d) failed %d times, last: %w",
 				obj.Key, i, off, off+n-1, fails, err)
 		}
 		o.Log.Warn("part failed, retrying", "key", obj.Key, "part", i, "attempt", fails, "err", err)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return got, fails, ctx.Err()
+			return got, fails, nil, ctx.Err()
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
@@ -314,7 +368,7 @@ func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o D
 
 // copyAt copies up to n bytes from r to f at off, through the bandwidth
 // limiter, aborting when no byte arrives for o.StallTimeout.
-func copyAt(ctx context.Context, f *os.File, off int64, r io.ReadCloser, n int64, o DownloadOptions) (int64, error) {
+func copyAt(ctx context.Context, f *os.File, off int64, r io.ReadCloser, n int64, o DownloadOptions, h hash.Hash) (int64, error) {
 	stalled := atomic.Bool{}
 	watchdog := time.AfterFunc(o.StallTimeout, func() { stalled.Store(true); r.Close() })
 	defer watchdog.Stop()
@@ -327,6 +381,9 @@ func copyAt(ctx context.Context, f *os.File, off int64, r io.ReadCloser, n int64
 			watchdog.Reset(o.StallTimeout)
 			nw, werr := f.WriteAt(buf[:nr], off+written)
 			written += int64(nw)
+			if h != nil {
+				h.Write(buf[:nw])
+			}
 			if o.Progress != nil {
 				o.Progress.Add(int64(nw))
 			}

@@ -243,6 +243,13 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	defer cancelDownload()
 	opts := f.Download
 	opts.Follow = NewFollower()
+	// A multipart ETag is checked from per-part MD5s computed by the
+	// download workers, in parallel, when download parts can be upload parts.
+	multipartETag := ""
+	if ups := exp.UploadPartSize; ups >= 1<<20 && ups <= 256<<20 && strings.Contains(exp.ETag, "-") {
+		opts.PartSize, opts.PartMD5 = ups, true
+		multipartETag, exp.UploadPartSize = exp.ETag, 0
+	}
 	var dlErr error
 	dlDone := make(chan struct{})
 	go func() {
@@ -281,6 +288,15 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	}
 	if dlErr != nil {
 		return dlErr
+	}
+	if multipartETag != "" {
+		if got := multipartETagOf(res.Download.PartMD5); got != multipartETag {
+			DiscardPartial(partial)
+			os.Remove(unpackTo)
+			return &VerifyError{Key: obj.Key, Err: fmt.Errorf("%w: multipart ETag is %s, the download gives %s (with %d-byte parts)",
+				ErrChecksum, multipartETag, got, opts.PartSize)}
+		}
+		un.Verified = append(un.Verified, "etag-multipart")
 	}
 	sn := Sniffed{Wrap: wrap, Header: un.Archive.Header}
 	if !sn.Header.CreatedAt.IsZero() {
@@ -384,6 +400,16 @@ func summarize(l *Listing) string {
 	}
 	return fmt.Sprintf("%d objects: %d skipped, %d archived in Glacier, %d unchecked",
 		l.Objects, counts[StatusSkipped], counts[StatusArchived], counts[StatusUnchecked])
+}
+
+// multipartETagOf is S3's ETag of a multipart upload: the MD5 of the
+// parts' MD5s, a dash, the number of parts.
+func multipartETagOf(parts [][]byte) string {
+	h := md5.New()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts))
 }
 
 func isDumpError(err error) bool {
