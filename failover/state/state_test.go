@@ -1,0 +1,82 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestGenerationsAndCurrent(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	if _, err := s.Current(); !errors.Is(err, ErrNoCurrent) {
+		t.Fatalf("empty store: %v", err)
+	}
+	if _, err := s.Load(3); !errors.Is(err, ErrNoGeneration) {
+		t.Fatalf("missing generation: %v", err)
+	}
+	for _, n := range []int{1, 2, 5} {
+		if err := s.Save(&Generation{Number: n, Status: StatusReady}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.Next(); n != 6 {
+		t.Fatalf("next = %d, want 6", n)
+	}
+	if n, _ := s.Next(9); n != 10 {
+		t.Fatalf("next with a Docker object of generation 9 = %d", n)
+	}
+	s.SetCurrent(2)
+	s.SetCurrent(5)
+	c, err := s.Current()
+	if err != nil || c.Generation != 5 || c.Previous != 2 {
+		t.Fatalf("current %+v %v", c, err)
+	}
+	// Setting the same generation again keeps the previous one.
+	s.SetCurrent(5)
+	if c, _ := s.Current(); c.Previous != 2 {
+		t.Fatalf("previous lost: %+v", c)
+	}
+	list, _ := s.List()
+	if len(list) != 3 || list[0].Number != 1 || list[2].Number != 5 {
+		t.Fatalf("list %v", list)
+	}
+	st, _ := os.Stat(filepath.Join(s.Dir, "current.json"))
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("current.json mode %v", st.Mode())
+	}
+}
+
+func TestRunsAndServing(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	if r, _ := s.LastRun("refresh"); r != nil {
+		t.Fatal("a run before any")
+	}
+	base := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		if err := s.SaveRun(&Run{Kind: "refresh", StartedAt: base.Add(time.Duration(i) * time.Hour), OK: i%2 == 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, _ := s.LastRun("refresh")
+	if last == nil || !last.StartedAt.Equal(base.Add(4*time.Hour)) {
+		t.Fatalf("last %+v", last)
+	}
+	s.PruneRuns("refresh", 2)
+	runs, _ := s.Runs("refresh")
+	if len(runs) != 2 || !runs[0].StartedAt.After(runs[1].StartedAt) {
+		t.Fatalf("runs after prune: %d", len(runs))
+	}
+	if sv, _ := s.Serving(); sv != nil {
+		t.Fatal("serving before a failover")
+	}
+	s.SetServing(&Serving{Since: base, Generation: 3})
+	if sv, _ := s.Serving(); sv == nil || sv.Generation != 3 {
+		t.Fatalf("serving %+v", sv)
+	}
+	s.ClearServing()
+	if sv, _ := s.Serving(); sv != nil {
+		t.Fatal("still serving after ClearServing")
+	}
+}
