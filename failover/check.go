@@ -70,12 +70,12 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 			}
 		}
 		if len(sizes) == 0 {
-			add("archive size", true, "", "%s; no earlier archive to compare with", humanSize(newest.Size))
+			add("archive size", true, "", "%s; no earlier archive to compare with", report.Bytes(newest.Size))
 		} else {
 			med := median(sizes)
 			ok := float64(newest.Size) >= c.MinSizeRatio*float64(med)
 			add("archive size", ok, "a much smaller backup than usual may be missing data: inspect it (lifeboat inspect --key) and check the backup job",
-				"%s against a median of %s over the %d archives before it (limit: %.0f%%)", humanSize(newest.Size), humanSize(med), len(sizes), 100*c.MinSizeRatio)
+				"%s against a median of %s over the %d archives before it (limit: %.0f%%)", report.Bytes(newest.Size), report.Bytes(med), len(sizes), 100*c.MinSizeRatio)
 		}
 		for _, w := range l.Warnings {
 			add("newer objects", false, "look at them with lifeboat archives; remove failed uploads", "%s", w)
@@ -156,17 +156,4 @@ func median(v []int64) int64 {
 	s := append([]int64(nil), v...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

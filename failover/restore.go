@@ -453,7 +453,7 @@ func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRe
 	}
 	defer f.Close()
 	h := sha256.New()
-	a, err := dump.Verify(io.TeeReader(&ctxReader{ctx, f}, h))
+	a, err := dump.VerifyContext(ctx, io.TeeReader(f, h))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ref, dump.Summary{}, ctx.Err()
@@ -473,18 +473,6 @@ func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRe
 		ref.CapturedAt = a.Header.CreatedAt.UTC()
 	}
 	return ref, a.Summary(), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // compatible fails when the archive comes from a newer PostgreSQL (or

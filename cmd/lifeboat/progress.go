@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"io"
 	"sync/atomic"
 	"time"
@@ -64,18 +65,7 @@ func (p *progress) Stop() {
 	<-p.ended
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return report.Bytes(n) }
 
 func humanAge(d time.Duration) string {
 	switch {
