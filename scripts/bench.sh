@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# The fetch benchmark (`make bench`): installs what it needs (MinIO,
-# PostgreSQL, awscli: scripts/test-deps.sh), builds bin/lifeboat, then runs
-# internal/bench, which times `lifeboat fetch` against `aws s3 cp` of the same
-# ~1 GiB pg_dump archive on a local MinIO server and prints a Markdown section
-# for docs/BENCHMARKS.md (also written to .cache/bench/fetch.md).
+# The benchmarks (`make bench`): installs what they need (MinIO, PostgreSQL,
+# awscli and the postgres:15 image: scripts/test-deps.sh), builds
+# bin/lifeboat, then runs internal/bench, which runs each suite against what
+# a user would otherwise do, on the same machine, in the same run, and prints
+# a Markdown section per suite for docs/BENCHMARKS.md (also written to
+# .cache/bench/SUITE.md):
 #
-# Arguments go to internal/bench, e.g. a quick smoke run:
+#   fetch     lifeboat fetch vs aws s3 cp of a ~1 GiB pg_dump archive (MinIO)
+#   restore   lifeboat restore vs docker run postgres:15 + pg_restore --jobs 2
+#   failover  lifeboat failover of a warm standby (demo-size and ~1 GiB)
+#   refresh   lifeboat refresh vs aws s3 cp + gunzip + pg_restore + docker run
 #
-#   scripts/bench.sh -rounds 1 -size 64MiB
+# Arguments go to internal/bench. All suites at full size take about half an
+# hour; a quick smoke run of the new ones:
 #
-# Other flags: -objects gz,dump  -tune 8x32MiB  -warmup=false  -out FILE
+#   scripts/bench.sh -suites restore,failover,refresh -rounds 1 -size 64MiB
+#
+# Other flags: -suites fetch,restore,failover,refresh  -rounds N  -jobs 2
+# -objects gz,dump  -tune 8x32MiB  -warmup=false  -out FILE
 # (go run ./internal/bench -h lists them). The archive is made once per size
 # (a minute or two per GiB) and cached under ~/.cache/lifeboat/bench/.
 set -euo pipefail
@@ -18,6 +26,8 @@ cd "${here}/.."
 . scripts/lib.sh
 
 scripts/test-deps.sh
+# The by-hand refresh waits for the app's /health with curl.
+command -v curl >/dev/null || apt_ensure curl
 log "building bin/lifeboat"
 make --no-print-directory build
 exec go run ./internal/bench -lifeboat bin/lifeboat -dir .cache/bench "$@"

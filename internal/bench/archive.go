@@ -107,6 +107,67 @@ func loadOrMakeArchive(t *testenv.Standalone, size int64) archiveSet {
 	return a
 }
 
+// demoArchiveVersion names the recipe of the demo-size archive.
+const demoArchiveVersion = 2
+
+// demoRows is what `make demo` loads into each main table of its database.
+const demoRows = 5000
+
+// loadOrMakeDemoArchive returns the demo-size archive: the database `make
+// demo` restores (testenv.LoadHerokuLike with demoRows rows per main
+// table, a few hundred KiB), dumped as makeArchive dumps. It is made once
+// (a few seconds) and cached under ~/.cache/lifeboat/bench/demo-vN/, with
+// its gzipped copy.
+func loadOrMakeDemoArchive(t *testenv.Standalone) archiveSet {
+	base, err := archiveCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, fmt.Sprintf("demo-v%d", demoArchiveVersion))
+	var a archiveSet
+	if err := readJSON(filepath.Join(dir, "archive.json"), &a); err == nil {
+		a.Dir = dir
+		if a.Version == demoArchiveVersion && fileSize(a.dumpPath()) == a.DumpSize && fileSize(a.gzipPath()) == a.GzipSize {
+			return a
+		}
+	}
+	logf("making the demo-size archive in %s (cached for later runs)", dir)
+	start := time.Now()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pg := testenv.StartPostgres(t)
+	testenv.LoadHerokuLike(t, pg, benchDB, demoRows)
+	a = archiveSet{
+		Dir: dir, Version: demoArchiveVersion, DumpFile: "demo.dump", GzipFile: "demo.dump.gz",
+		Compression: "pg_dump default (gzip level 6 inside the custom format)",
+	}
+	tmp := filepath.Join(dir, a.DumpFile+".tmp")
+	pg.DumpFile(t, benchDB, tmp, "--exclude-schema=heroku_ext", "--no-owner", "--no-acl")
+	if err := os.Rename(tmp, a.dumpPath()); err != nil {
+		t.Fatal(err)
+	}
+	a.DumpSize = fileSize(a.dumpPath())
+	out, err := exec.Command(filepath.Join(pg.BinDir, "pg_dump"), "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.PgDump = strings.TrimSpace(string(out))
+	if a.Gzip, err = gzipFile(a.dumpPath(), a.gzipPath()); err != nil {
+		t.Fatal(err)
+	}
+	a.GzipSize = fileSize(a.gzipPath())
+	a.MadeAt = time.Now().UTC().Format(time.RFC3339)
+	a.MadeInSecond = int(time.Since(start).Seconds())
+	if err := writeJSON(filepath.Join(dir, "archive.json"), a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // makeArchive fills a throwaway cluster with a Heroku-shaped database (the
 // small schema of testenv.LoadHerokuLike, extensions in heroku_ext) plus
 // bigTables tables of random base64 text, and dumps it with Debian's pg_dump

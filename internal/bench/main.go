@@ -1,17 +1,30 @@
-// Command bench is Lifeboat's fetch benchmark, run by `make bench`
-// (scripts/bench.sh, which installs MinIO, PostgreSQL and awscli first and
-// builds bin/lifeboat).
+// Command bench is Lifeboat's benchmark harness, run by `make bench`
+// (scripts/bench.sh, which installs MinIO, PostgreSQL, awscli and the
+// Postgres image first and builds bin/lifeboat). It runs the suites named by
+// -suites (default all), each against what a user would otherwise do, on
+// the same machine, in the same run:
+//
+//   - fetch: `lifeboat fetch --json` into an empty cache against `aws s3 cp`
+//     of the same object (a .dump and a .dump.gz on a local MinIO server);
+//   - restore: `lifeboat restore --archive FILE --json` against a bare
+//     `docker run postgres:15` + `pg_restore --jobs N` of the same archive;
+//   - failover: `lifeboat failover --json` of a warm standby (refreshed
+//     beforehand, with the example app), then `failback --complete`, on a
+//     demo-size archive and on the large one;
+//   - refresh: `lifeboat refresh --force --json` from a fresh state against
+//     the same done by hand (`aws s3 cp` + `gzip -d`, a Postgres container +
+//     `pg_restore --jobs N`, `docker run` of the app until /health answers).
 //
 // It makes (once, then caches under ~/.cache/lifeboat/bench/) a real
 // pg_dump custom-format archive of at least -size bytes from a local
-// PostgreSQL cluster, and its gzipped copy; uploads both with multipart
-// uploads to a local MinIO server under heroku-database-backups keys; then,
-// for -rounds rounds, times `lifeboat fetch --json` into an empty cache and
-// `aws s3 cp` of the same object, alternating which goes first, and records
-// each child's wall time and peak RSS (getrusage). It prints a Markdown
-// section for docs/BENCHMARKS.md on stdout and writes it to -out.
+// PostgreSQL cluster, and its gzipped copy. Every suite runs -rounds rounds
+// (default: 5 for fetch and failover, 3 for restore and refresh), rotating
+// which contender goes first, and records each child's wall time and peak
+// RSS (getrusage, through a runner: see run). It prints a Markdown section
+// per suite for docs/BENCHMARKS.md on stdout and writes each to
+// DIR/SUITE.md (and all of them to -out, when given).
 //
-//	go run ./internal/bench -lifeboat bin/lifeboat [-rounds 5] [-size 1GiB] [-objects gz,dump] [-tune 8x32MiB]
+//	go run ./internal/bench -lifeboat bin/lifeboat [-suites fetch,restore,failover,refresh] [-rounds N] [-size 1GiB] [-jobs 2]
 package main
 
 import (
@@ -20,10 +33,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
@@ -31,29 +44,46 @@ import (
 // bucket is the MinIO bucket the archives are uploaded to.
 const bucket = "heroku-backups"
 
+// suiteNames are the suites in the order they run.
+var suiteNames = []string{"fetch", "restore", "failover", "refresh"}
+
+// defaultRounds is each suite's number of rounds when -rounds is not given:
+// the restore and the refresh of a 1 GiB archive take a minute a round.
+var defaultRounds = map[string]int{"fetch": 5, "restore": 3, "failover": 5, "refresh": 3}
+
 func main() {
 	if os.Getenv(runnerEnv) == "1" {
 		runMeasured(os.Args[1:])
 	}
 	bin := flag.String("lifeboat", "bin/lifeboat", "the lifeboat binary to measure")
-	rounds := flag.Int("rounds", 5, "rounds; each runs every contender once on every object")
+	suitesFlag := flag.String("suites", strings.Join(suiteNames, ","), "suites to run, comma-separated: "+strings.Join(suiteNames, ", "))
+	rounds := flag.Int("rounds", 0, "rounds per suite; each runs every contender once (default: fetch 5, restore 3, failover 5, refresh 3)")
 	sizeFlag := flag.String("size", "1GiB", "least size of the pg_dump archive (e.g. 1GiB, 64MiB)")
-	objects := flag.String("objects", "gz,dump", "objects to fetch: gz (KEY.dump.gz, as heroku-database-backups uploads) and/or dump (plain KEY.dump)")
-	tune := flag.String("tune", "", "extra lifeboat settings to measure besides the defaults, as CONCURRENCYxPART_SIZE, comma-separated (e.g. 8x32MiB,16x8MiB)")
+	objects := flag.String("objects", "gz,dump", "fetch: objects to fetch: gz (KEY.dump.gz, as heroku-database-backups uploads) and/or dump (plain KEY.dump)")
+	tune := flag.String("tune", "", "fetch: extra lifeboat settings to measure besides the defaults, as CONCURRENCYxPART_SIZE, comma-separated (e.g. 8x32MiB,16x8MiB)")
+	jobs := flag.Int("jobs", 2, "restore, refresh: pg_restore --jobs, on both sides (lifeboat's database.jobs)")
+	pgImage := flag.String("postgres-image", "postgres:15", "restore, failover, refresh: the Postgres image of both sides (lifeboat's database.image auto resolves to it; scripts/build-postgres-image.sh tags it)")
 	awsBin := flag.String("aws", "", "the aws CLI (default: aws on PATH; a pyenv shim is resolved)")
 	dir := flag.String("dir", ".cache/bench", "work directory (MinIO data, lifeboat state, aws output)")
-	out := flag.String("out", "", "where to write the Markdown report (default DIR/fetch.md)")
-	warmup := flag.Bool("warmup", true, "run each contender once, untimed, before the first round")
+	out := flag.String("out", "", "also write the whole Markdown report here (each suite's section is always written to DIR/SUITE.md)")
+	warmup := flag.Bool("warmup", true, "run each contender once, untimed, before the first round (restore: on the demo-size archive)")
 	rev := flag.String("rev", "", "what the lifeboat binary was built from, for the report (default: `git describe --always --dirty` here)")
-	hold := flag.Bool("hold", false, "after the rounds, keep MinIO running and print how to reach it, until interrupted (for profiling)")
+	hold := flag.Bool("hold", false, "fetch: after the rounds, keep MinIO running and print how to reach it, until interrupted (for profiling)")
 	flag.Parse()
 
 	size, err := parseSize(*sizeFlag)
 	if err != nil {
 		usage(err)
 	}
-	if *rounds < 1 {
+	if *rounds < 0 {
 		usage(fmt.Errorf("-rounds must be at least 1"))
+	}
+	if *jobs < 1 || *jobs > 64 {
+		usage(fmt.Errorf("-jobs must be 1-64"))
+	}
+	suites, err := parseSuites(*suitesFlag)
+	if err != nil {
+		usage(err)
 	}
 	variants := []variant{{Name: "default", Default: true}}
 	if *tune != "" {
@@ -73,9 +103,6 @@ func main() {
 		}
 		kinds = append(kinds, k)
 	}
-	if *out == "" {
-		*out = filepath.Join(*dir, "fetch.md")
-	}
 	lb, err := filepath.Abs(*bin)
 	if err != nil {
 		usage(err)
@@ -93,18 +120,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	// Ctrl-C: stop MinIO and Postgres before leaving.
+	// Ctrl-C: stop MinIO and Postgres, remove the benchmark's containers
+	// (registered as cleanups) before leaving.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
-		logf("interrupted: stopping the servers")
+		logf("interrupted: stopping the servers, removing the containers")
 		env.Close()
 		os.Exit(130)
 	}()
 	code := bench(env, config{
-		lifeboat: lb, aws: aws, rounds: *rounds, size: size, kinds: kinds,
-		variants: variants, out: *out, warmup: *warmup, hold: *hold, rev: *rev,
+		lifeboat: lb, aws: aws, suites: suites, roundsFlag: *rounds, size: size, kinds: kinds,
+		variants: variants, out: *out, dir: *dir, warmup: *warmup, hold: *hold, rev: *rev,
+		jobs: *jobs, pgImage: *pgImage,
 	})
 	env.Close()
 	os.Exit(code)
@@ -116,14 +145,49 @@ func usage(err error) {
 	os.Exit(2)
 }
 
+func parseSuites(s string) ([]string, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(suiteNames, name) {
+			return nil, fmt.Errorf("-suites: unknown suite %q (%s)", name, strings.Join(suiteNames, ", "))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, name := range suiteNames {
+		if want[name] {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-suites: no suite named")
+	}
+	return out, nil
+}
+
 type config struct {
 	lifeboat, aws string
-	rounds        int
+	suites        []string
+	roundsFlag    int
 	size          int64
 	kinds         []string
 	variants      []variant
-	out, rev      string
+	out, dir, rev string
 	warmup, hold  bool
+	jobs          int
+	pgImage       string
+}
+
+// rounds is how many rounds suite runs.
+func (c config) rounds(suite string) int {
+	if c.roundsFlag > 0 {
+		return c.roundsFlag
+	}
+	return defaultRounds[suite]
 }
 
 // variant is a lifeboat download configuration.
@@ -157,15 +221,19 @@ func parseVariant(s string) (variant, error) {
 
 // object is one uploaded archive.
 type object struct {
-	ID    string // gz or dump: the lifeboat app name's prefix
+	ID    string // gz, dump or demo: the lifeboat app name's prefix
 	Label string // for the report
 	Key   string
 	Size  int64
 }
 
+// prefix is the S3 prefix that holds only this object.
+func (o object) prefix() string { return filepath.Dir(o.Key) + "/" }
+
 // results holds every sample, by object ID, then tool name.
 type results map[string]map[string][]sample
 
+// bench runs the suites and writes their reports.
 func bench(t *testenv.Standalone, c config) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -177,57 +245,73 @@ func bench(t *testenv.Standalone, c config) (code int) {
 			code = 1
 		}
 	}()
-	arch := loadOrMakeArchive(t, c.size)
+	l := newLab(t, c)
+	var all strings.Builder
+	for _, suite := range c.suites {
+		logf("=== suite %s: %d round(s)", suite, c.rounds(suite))
+		var md string
+		switch suite {
+		case "fetch":
+			md = fetchSuite(l)
+		case "restore":
+			md = restoreSuite(l)
+		case "failover":
+			md = failoverSuite(l)
+		case "refresh":
+			md = refreshSuite(l)
+		}
+		path := filepath.Join(c.dir, suite+".md")
+		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		logf("wrote %s", path)
+		fmt.Print(md, "\n")
+		all.WriteString(md + "\n")
+	}
+	if c.out != "" {
+		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c.out, []byte(all.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		logf("wrote %s", c.out)
+	}
+	if c.hold && l.s3 != nil {
+		logf("holding MinIO at %s for you; interrupt to stop it", l.s3.Endpoint)
+		for _, h := range l.holdHints {
+			fmt.Fprintln(os.Stderr, "  "+h)
+		}
+		select {}
+	}
+	return 0
+}
 
-	logf("starting MinIO")
-	s3 := testenv.StartS3(t)
-	s3.CreateBucket(t, bucket)
-	captured := time.Now().UTC().Add(-time.Hour)
+// fetchSuite times `lifeboat fetch` against `aws s3 cp` of the same objects.
+func fetchSuite(l *lab) string {
+	t, c := l.t, l.c
+	rounds := c.rounds("fetch")
 	var objs []object
 	for _, k := range c.kinds {
-		o := object{ID: k}
-		path := arch.dumpPath()
-		if k == "gz" {
-			path = arch.gzipPath()
-		}
-		// heroku-database-backups names: {APP}/{DATABASE}/DATE_TZ__{APP}_{DATABASE}.dump[.gz]
-		o.Key = "backups/" + testenv.HerokuKey("bench-"+k, "DATABASE_URL", captured, "UTC", k == "gz")
-		o.Size = fileSize(path)
-		o.Label = fmt.Sprintf("`.dump.gz`, %s", iec(o.Size))
-		if k == "dump" {
-			o.Label = fmt.Sprintf("`.dump`, %s", iec(o.Size))
-		}
-		t0 := time.Now()
-		// Multipart, 8 MiB parts and no checksum: what `aws s3 cp` (v1)
-		// in heroku-database-backups uploads.
-		s3.PutFile(t, bucket, o.Key, path)
-		logf("uploaded s3://%s/%s (%s, %.1fs)", bucket, o.Key, iec(o.Size), time.Since(t0).Seconds())
-		objs = append(objs, o)
+		objs = append(objs, l.object(k))
 	}
 
 	work := t.TempDir()
 	stateDir := filepath.Join(work, "state")
-	cfg := writeLifeboatConfig(t, work, stateDir, s3, objs, c.variants)
+	cfg := writeLifeboatConfig(t, work, stateDir, l.minio(), objs, c.variants)
 	c.variants = resolveDefaults(t, c.lifeboat, cfg, objs[0], c.variants)
-	awsConfig := filepath.Join(work, "aws-config")
-	if err := os.WriteFile(awsConfig, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	awsConfig, s3env := l.awsEnv()
 	awsOut := filepath.Join(work, "aws-out")
 	if err := os.MkdirAll(awsOut, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s3env := []string{
-		"AWS_ACCESS_KEY_ID=" + s3.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + s3.SecretKey,
-		"AWS_DEFAULT_REGION=" + s3.Region,
-	}
+	endpoint := l.minio().Endpoint
 	var tools []tool
 	for _, v := range c.variants {
 		tools = append(tools, lifeboatTool(c.lifeboat, cfg, stateDir, v))
 	}
-	tools = append(tools, awsTool(c.aws, s3.Endpoint, awsConfig, awsOut, s3env),
-		awsGunzipTool(c.aws, s3.Endpoint, awsConfig, awsOut, s3env))
+	tools = append(tools, awsTool(c.aws, endpoint, awsConfig, awsOut, s3env),
+		awsGunzipTool(c.aws, endpoint, awsConfig, awsOut, s3env))
 
 	if c.warmup {
 		logf("warm-up (untimed): each contender once on %s", objs[0].Key)
@@ -242,7 +326,7 @@ func bench(t *testenv.Standalone, c config) (code int) {
 	}
 	res := results{}
 	load := startLoad()
-	for r := 1; r <= c.rounds; r++ {
+	for r := 1; r <= rounds; r++ {
 		for _, o := range objs {
 			// Alternate who goes first: rotate the contenders by round.
 			for i := range tools {
@@ -260,30 +344,18 @@ func bench(t *testenv.Standalone, c config) (code int) {
 				}
 				res[o.ID][tl.Name] = append(res[o.ID][tl.Name], s)
 				logf("round %d/%d  %-5s %-24s %6.2fs  %7.1f MiB/s  peak RSS %6.1f MiB  CPU %5.2fs",
-					r, c.rounds, o.ID, tl.Name, s.Wall.Seconds(), mibps(o.Size, s.Wall), mib(s.MaxRSS), s.CPU.Seconds())
+					r, rounds, o.ID, tl.Name, s.Wall.Seconds(), mibps(o.Size, s.Wall), mib(s.MaxRSS), s.CPU.Seconds())
 			}
 		}
 	}
 
-	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	m := machineInfo(c)
 	m.Load = load.stop()
-	md := report(m, arch, objs, tools, res, c)
-	fmt.Print(md)
-	if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf("wrote %s", c.out)
-	if c.hold {
-		logf("holding MinIO at %s for you; interrupt to stop it", s3.Endpoint)
-		fmt.Fprintf(os.Stderr, "  %s --config %s fetch --app %s --json\n", c.lifeboat, cfg, c.variants[0].app(objs[0]))
-		fmt.Fprintf(os.Stderr, "  env AWS_CONFIG_FILE=%s %s %s s3 cp s3://%s/%s /tmp/x --endpoint-url %s\n",
-			awsConfig, strings.Join(s3env, " "), c.aws, bucket, objs[0].Key, s3.Endpoint)
-		select {}
-	}
-	return 0
+	l.holdHints = append(l.holdHints,
+		fmt.Sprintf("%s --config %s fetch --app %s --json", c.lifeboat, cfg, c.variants[0].app(objs[0])),
+		fmt.Sprintf("env AWS_CONFIG_FILE=%s %s %s s3 cp s3://%s/%s /tmp/x --endpoint-url %s",
+			awsConfig, strings.Join(s3env, " "), c.aws, bucket, objs[0].Key, endpoint))
+	return report(m, l.arch, objs, tools, res, c, rounds)
 }
 
 // writeLifeboatConfig writes a lifeboat.yaml with one app per (object,
@@ -306,7 +378,7 @@ func writeLifeboatConfig(t *testenv.Standalone, dir, stateDir string, s3 *testen
       credentials_file: %s
     cache:
       keep: 1
-`, v.app(o), bucket, filepath.Dir(o.Key)+"/", s3.Endpoint, s3.Region, creds)
+`, v.app(o), bucket, o.prefix(), s3.Endpoint, s3.Region, creds)
 			if !v.Default {
 				fmt.Fprintf(&b, "    download:\n      concurrency: %d\n      part_size: %d\n", v.Concurrency, v.PartSize)
 			}

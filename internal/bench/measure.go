@@ -31,6 +31,14 @@ type sample struct {
 	// right after its exit: the writeback of what it left dirty in the page
 	// cache (lifeboat fsyncs what it writes; aws s3 cp does not).
 	SyncAfter time.Duration
+	// Phases are the steps of the run, in order: from lifeboat's JSON
+	// report, or marked by a by-hand script (restore, failover, refresh).
+	Phases []phase
+	// RTO is the rto_seconds `lifeboat failover --json` reported.
+	RTO time.Duration
+	// Back is the wall time of the step that undid the measured one
+	// (`lifeboat failback --complete` after a failover); not in Wall.
+	Back time.Duration
 }
 
 // timeFsync fsyncs the file at path and returns how long it took.

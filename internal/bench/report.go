@@ -62,6 +62,9 @@ type machine struct {
 	CPUModel, Memory, Kernel   string
 	Go, MinIO, AWS, Lifeboat   string
 	OS, Filesystem, Date, Host string
+	// Docker describes the Docker Engine and the Postgres image
+	// (restore, failover, refresh).
+	Docker string
 	// Load says how busy the machine was during the rounds.
 	Load string
 }
@@ -146,7 +149,7 @@ func machineInfo(c config) machine {
 	} else if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		m.Lifeboat += ", built from the working tree at " + firstLine(string(out))
 	}
-	if out, err := exec.Command("df", "--output=fstype", filepath.Dir(c.out)).Output(); err == nil {
+	if out, err := exec.Command("df", "--output=fstype", c.dir).Output(); err == nil {
 		l := strings.Fields(string(out))
 		if len(l) > 0 {
 			m.Filesystem = l[len(l)-1]
@@ -276,11 +279,11 @@ func mibps(n int64, d time.Duration) float64 {
 }
 
 // report renders the Markdown section for docs/BENCHMARKS.md.
-func report(m machine, a archiveSet, objs []object, tools []tool, res results, c config) string {
+func report(m machine, a archiveSet, objs []object, tools []tool, res results, c config, rounds int) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## Fetch\n\n")
-	w("`make bench`, %s: %d round(s), contenders alternating who goes first; median (min–max).\n\n", m.Date, c.rounds)
+	w("`make bench` (`-suites fetch`), %s: %d round(s), contenders alternating who goes first; median (min–max).\n\n", m.Date, rounds)
 	w("**Machine**: %d CPUs (%s), %s RAM, %s, kernel %s, %s filesystem. %s; MinIO %s; %s; lifeboat %s.\n\n",
 		m.CPUs, m.CPUModel, m.Memory, m.OS, m.Kernel, orUnknown(m.Filesystem), m.Go, m.MinIO, orUnknown(m.AWS), orUnknown(m.Lifeboat))
 	w("**Archive**: a real `pg_dump -Fc` archive (%s, compression: %s) of a Heroku-shaped database "+
@@ -357,7 +360,7 @@ func report(m machine, a archiveSet, objs []object, tools []tool, res results, c
 	}
 	w("\n<details><summary>Every run</summary>\n\n")
 	w("| Round | Object | Contender | Wall, s | MiB/s | Peak RSS, MiB | CPU, s | fsync after, s |\n| --: | --- | --- | --: | --: | --: | --: | --: |\n")
-	for r := 1; r <= c.rounds; r++ {
+	for r := 1; r <= rounds; r++ {
 		for _, o := range objs {
 			for i := range tools {
 				tl := tools[(i+r-1)%len(tools)] // the order they ran in
