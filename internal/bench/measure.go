@@ -36,6 +36,9 @@ type sample struct {
 	Phases []phase
 	// RTO is the rto_seconds `lifeboat failover --json` reported.
 	RTO time.Duration
+	// Health is how long lifeboat waited for web's health path once the
+	// app's containers ran (health_seconds of its JSON; refresh).
+	Health time.Duration
 	// Back is the wall time of the step that undid the measured one
 	// (`lifeboat failback --complete` after a failover); not in Wall.
 	Back time.Duration
