@@ -132,6 +132,24 @@ func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
 		}
 		cleaned = append(cleaned, "volume "+v.Name)
 	}
+	// App containers of a generation that is not current: a refresh
+	// killed while starting the app on its new generation leaves them.
+	if s.DrillID == "" {
+		apps, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}, true)
+		if err != nil {
+			return cleaned, err
+		}
+		for _, c := range apps {
+			n, err := strconv.Atoi(c.Labels[engine.LabelGeneration])
+			if err != nil || c.Labels[engine.LabelRole] == RoleDatabase || n == current {
+				continue
+			}
+			if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				return cleaned, err
+			}
+			cleaned = append(cleaned, "container "+c.Name)
+		}
+	}
 	if len(cleaned) > 0 {
 		s.Log.Info("removed leftovers of interrupted runs", "items", cleaned)
 	}

@@ -220,6 +220,30 @@ func TestStandbyRefreshFailoverFailback(t *testing.T) {
 	if _, err := http.Get("http://" + w.publish + "/health"); err == nil {
 		t.Fatal("still published after failback --complete")
 	}
+
+	// down removes the app (the database stays), up brings it back.
+	if code, _, errOut := lb(t, "--config", w.cfgPath, "down"); code != 0 {
+		t.Fatalf("down: %s", errOut)
+	}
+	webs, _ := w.eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: "shop", engine.LabelRole: "web"}, true)
+	dbs, _ := w.eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: "shop", engine.LabelRole: "database"}, false)
+	if len(webs) != 0 || len(dbs) != 1 {
+		t.Fatalf("after down: %d web containers, %d running databases", len(webs), len(dbs))
+	}
+	code, out, errOut = lb(t, "--config", w.cfgPath, "up", "--json")
+	if code != 0 {
+		t.Fatalf("up: %s %s", out, errOut)
+	}
+	var up struct {
+		Mode  string `json:"mode"`
+		Stack struct {
+			WebURL string `json:"web_url"`
+		} `json:"stack"`
+	}
+	json.Unmarshal([]byte(out), &up)
+	if got := getJSON(t, strings.TrimSuffix(up.Stack.WebURL, "/health")+"/"); up.Mode != "standby" || got["mode"] != "standby" {
+		t.Fatalf("after up: %s %v", out, got)
+	}
 }
 
 // TestRefreshFailuresKeepTheOldStandby: a broken newer archive, a failing
@@ -277,6 +301,24 @@ func TestRefreshFailuresKeepTheOldStandby(t *testing.T) {
 		t.Fatalf("never healthy: %d %s", code, errOut)
 	}
 	answers("after an app that never got healthy")
+	// A refresh killed while starting the app leaves its containers: the
+	// next run removes them.
+	stray := engine.ContainerSpec{Name: "lifeboat-shop-g99-web-1", Image: "lifeboat-test/exampleapp:e2e", Cmd: []string{"web"},
+		Labels: map[string]string{engine.LabelApp: "shop", engine.LabelRole: "web", engine.LabelPurpose: "standby", engine.LabelGeneration: "99"}}
+	if _, err := w.eng.CreateContainer(context.Background(), stray); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+	code, out, errOut = lb(t, "--config", w.cfgPath, "refresh", "--force", "--json")
+	if code != 0 {
+		t.Fatalf("refresh after a killed one: %s", errOut)
+	}
+	if _, err := w.eng.InspectContainer(context.Background(), stray.Name); err == nil {
+		t.Fatal("the killed refresh's app container is still there")
+	}
+	json.Unmarshal([]byte(out), &rr)
+	health = rr.App.Stack.WebURL
+	answers("after a refresh that cleaned up")
 	// And nothing of the failed attempts is left running.
 	cs, _ := w.eng.ListContainers(context.Background(), map[string]string{engine.LabelApp: "shop", engine.LabelRole: "web"}, true)
 	if len(cs) != 1 {

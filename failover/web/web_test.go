@@ -178,7 +178,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 	dom := string(out)
 	for _, want := range []string{
 		`id="app-shop"`, "generation 7", "refreshed", "FAIL", "/apps/shop/reports/20261125T040000Z-shop",
-		"check &lt;accounts exist&gt; failed", "5h0m0s",
+		"check &lt;accounts exist&gt; failed", "5h0m",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)
