@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/lifeboat-dr/lifeboat/templates"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,5 +116,25 @@ func TestVarsKeepTheirCase(t *testing.T) {
 	v := c.Apps[0].Stack
 	if v.Vars["RAILS_ENV"] != "production" || v.Vars["Mixed_Case"] != "1" || v.ServingVars["MAIL_ENABLED"] != "true" {
 		t.Fatalf("vars %v serving %v", v.Vars, v.ServingVars)
+	}
+}
+
+// The example that `lifeboat config example` prints is a valid config once
+// its secret files exist.
+func TestExampleConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	body := templates.ExampleConfig
+	for _, f := range []string{"/etc/lifeboat/your-app.env", "/etc/lifeboat/heroku-token"} {
+		p := filepath.Join(dir, filepath.Base(f))
+		os.WriteFile(p, []byte("X=1\n"), 0o600)
+		body = strings.ReplaceAll(body, f, p)
+	}
+	c, err := Load(write(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Apps[0]
+	if a.Name != "your-app" || a.Stack.Processes["web"].Count != 1 || len(a.Database.Checks) != 1 || a.Stack.Vars["RAILS_LOG_TO_STDOUT"] != "1" {
+		t.Fatalf("example resolved to %+v", a)
 	}
 }
