@@ -204,10 +204,10 @@ func failoverReport(m machine, sbs []*standby, cs []contender, res map[string][]
 	if len(cs) == 2 {
 		s0, s1 := res[cs[0].Name], res[cs[1].Name]
 		w0, w1 := summarize(s0).Wall, summarize(s1).Wall
-		w("- Independent of the database's size: the %s standby's median is %+.2f s (%.2f×) the %s one's; `rto_seconds` %+.2f s. "+
-			"Ranges: %s and %s s.\n",
-			sbs[1].Label, (w1 - w0).Seconds(), ratio(w1, w0), sbs[0].Label, (medianOf(s1, rto) - medianOf(s0, rto)).Seconds(),
-			wallCell(s0), wallCell(s1))
+		w("- Independent of the database's size: median wall time %.2f s on the %s, %.2f s on the %s (%+.2f s, %.2f×); `rto_seconds` %+.2f s. "+
+			"Ranges: %s s and %s s.\n",
+			w1.Seconds(), sbs[1].Label, w0.Seconds(), sbs[0].Label, (w1 - w0).Seconds(), ratio(w1, w0),
+			(medianOf(s1, rto) - medianOf(s0, rto)).Seconds(), wallCell(s1), wallCell(s0))
 	}
 
 	w("\n<details><summary>Every run</summary>\n\n")
