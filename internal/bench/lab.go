@@ -164,7 +164,18 @@ func (l *lab) exampleApp() string {
 func (l *lab) track(apps ...string) {
 	for _, app := range apps {
 		l.removeDocker(app)
-		l.t.Cleanup(func() { l.removeDocker(app) })
+		l.t.Cleanup(func() {
+			// Also runs on Ctrl-C, while an interrupted lifeboat may still
+			// be discarding its generation: try again, report, do not panic.
+			var err error
+			for try := 0; try < 5; try++ {
+				if err = l.tryRemoveDocker(app); err == nil {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+			logf("%v", err)
+		})
 	}
 }
 
@@ -172,6 +183,13 @@ func (l *lab) track(apps ...string) {
 // volume and network labelled io.lifeboat.app=app: lifeboat has no command
 // that deletes a generation, and the by-hand contenders label theirs alike.
 func (l *lab) removeDocker(app string) {
+	if err := l.tryRemoveDocker(app); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+// tryRemoveDocker is removeDocker returning its error.
+func (l *lab) tryRemoveDocker(app string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	eng := l.engine()
@@ -193,8 +211,9 @@ func (l *lab) removeDocker(app string) {
 		errs = append(errs, ignoreNotFound(eng.RemoveNetwork(ctx, n.Name)))
 	}
 	if err := errors.Join(errs...); err != nil {
-		l.t.Fatalf("removing the Docker objects of %s: %v", app, err)
+		return fmt.Errorf("removing the Docker objects of %s: %w", app, err)
 	}
+	return nil
 }
 
 func ignoreNotFound(err error) error {
