@@ -369,7 +369,7 @@ func (p *phaser) fromGeneration(g *state.Generation) {
 	sum := map[string]float64{}
 	for _, ph := range g.Phases {
 		switch ph.Name {
-		case "archive":
+		case "archive", "archive-verify":
 			sum["verify"] += ph.Seconds
 		case "image", "database-start":
 			sum["database-start"] += ph.Seconds
@@ -420,7 +420,7 @@ func failedPhase(g *state.Generation) string {
 	switch last {
 	case "", "archive", "image":
 		return "database-start"
-	case "database-start", "prepare":
+	case "database-start", "archive-verify", "prepare":
 		return "restore"
 	case "restore", "analyze":
 		return "checks"

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,7 +89,7 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 	// The archive: a cached, verified one, or a file given by the operator.
 	// Either way it is read again here, checked against its manifest.
 	t := newTimer()
-	ref, sum, err := s.loadArchive(ctx, req.ArchivePath)
+	ref, sum, chk, err := s.openArchive(ctx, req.ArchivePath)
 	if err != nil {
 		return res, err
 	}
@@ -118,7 +119,7 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 		res.Previous = cur.Generation
 	}
 
-	buildErr := s.build(ctx, g, ref, sum, t)
+	buildErr := s.build(ctx, g, ref, sum, chk, t)
 	g.Phases = t.phases
 	g.FinishedAt = time.Now().UTC()
 	if buildErr != nil {
@@ -161,7 +162,7 @@ func (s *Standby) Promote(ctx context.Context, g *state.Generation, keepRunning 
 }
 
 // build creates, starts, restores and verifies generation g.
-func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, t *timer) error {
+func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, chk *archiveCheck, t *timer) error {
 	db := s.App.Database
 	image := db.Image
 	if image == "auto" {
@@ -212,6 +213,14 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	}
 	t.done("database-start")
 
+	// The archive's full check ran while the database started.
+	sha, err := chk.wait()
+	if err != nil {
+		return err
+	}
+	g.Archive.DumpSHA256 = sha
+	t.done("archive-verify")
+
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("connect: %s", scrubURL(err, url))
@@ -252,29 +261,41 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	}
 	t.done("restore")
 
-	if db.AnalyzeEnabled() {
-		var out strings.Builder
-		code, err := s.execIn(g.Container)(ctx, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
-			"--username", g.User, "--dbname", g.Database}, &out, &out)
-		if err != nil || code != 0 {
-			return fmt.Errorf("ANALYZE after the restore failed (exit %d): %v %s", code, err, strings.TrimSpace(out.String()))
-		}
-		t.done("analyze")
-	}
-
 	s.say("  verifying")
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return fmt.Errorf("connect: %s", scrubURL(err, url))
 	}
 	defer pool.Close()
+	// ANALYZE (in the container) and the checks (over the network) run side by side.
+	analyzeErr := make(chan error, 1)
+	go func() {
+		if !db.AnalyzeEnabled() {
+			analyzeErr <- nil
+			return
+		}
+		var out strings.Builder
+		code, err := s.execIn(g.Container)(ctx, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
+			"--username", g.User, "--dbname", g.Database}, &out, &out)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
+		}
+		if err != nil {
+			err = fmt.Errorf("ANALYZE after the restore failed: %w", err)
+		}
+		analyzeErr <- err
+	}()
 	checks, tables, verr := database.Verify(ctx, pool, database.VerifyOptions{
 		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
 	})
 	g.Checks, g.Tables = checks, tables
+	aerr := <-analyzeErr
 	t.done("verify")
 	if verr != nil {
 		return verr
+	}
+	if aerr != nil {
+		return aerr
 	}
 	if db.Publish != "" {
 		if err := s.publish(ctx, g, spec); err != nil {
@@ -419,22 +440,38 @@ func (s *Standby) discard(g *state.Generation) {
 	}
 }
 
-// loadArchive reads the archive to restore completely, checks it (against
-// its manifest when it is a cached one) and returns what the restore needs.
-func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRef, dump.Summary, error) {
+// archiveCheck is the full check of an archive (SHA-256 against its
+// manifest, every block read to the end), run while the database starts.
+type archiveCheck struct {
+	done chan struct{}
+	sha  string
+	err  error
+}
+
+// wait returns the archive's SHA-256 once the check is done, or why it failed.
+func (c *archiveCheck) wait() (string, error) {
+	<-c.done
+	return c.sha, c.err
+}
+
+// openArchive reads the archive's header and table of contents (enough to
+// plan the restore and pick the image) and starts its full check, which the
+// build joins before pg_restore: a cached archive is checked against its
+// manifest, and any archive is read to its end.
+func (s *Standby) openArchive(ctx context.Context, path string) (state.ArchiveRef, dump.Summary, *archiveCheck, error) {
 	var ref state.ArchiveRef
 	var want string
 	if path == "" {
 		e, err := Cache(s.App).Newest()
 		if err != nil {
-			return ref, dump.Summary{}, fmt.Errorf("%w: %w: run `lifeboat fetch` first, or pass --archive FILE", ErrArchive, err)
+			return ref, dump.Summary{}, nil, fmt.Errorf("%w: %w: run `lifeboat fetch` first, or pass --archive FILE", ErrArchive, err)
 		}
 		path, want = e.Path, e.DumpSHA256
 		ref = state.ArchiveRef{Key: e.Key, CapturedAt: e.CapturedAt}
 	} else {
 		abs, err := filepath.Abs(path)
 		if err != nil {
-			return ref, dump.Summary{}, err
+			return ref, dump.Summary{}, nil, err
 		}
 		path = abs
 		ref = state.ArchiveRef{Key: "file://" + path}
@@ -449,30 +486,52 @@ func (s *Standby) loadArchive(ctx context.Context, path string) (state.ArchiveRe
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return ref, dump.Summary{}, fmt.Errorf("%w: %w", ErrArchive, err)
+		return ref, dump.Summary{}, nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
-	defer f.Close()
-	h := sha256.New()
-	a, err := dump.VerifyContext(ctx, io.TeeReader(f, h))
+	a, err := dump.Read(bufio.NewReaderSize(f, 1<<20))
+	st, serr := f.Stat()
+	f.Close()
+	if err == nil {
+		err = serr
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return ref, dump.Summary{}, ctx.Err()
-		}
-		return ref, dump.Summary{}, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+		return ref, dump.Summary{}, nil, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
 	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if want != "" && got != want {
-		return ref, dump.Summary{}, fmt.Errorf("%w: %s changed since it was fetched (sha256 %s, manifest says %s): fetch it again",
-			ErrArchive, path, got, want)
-	}
-	st, _ := f.Stat()
-	ref.Path, ref.DumpSHA256, ref.DumpSize = path, got, st.Size()
+	ref.Path, ref.DumpSHA256, ref.DumpSize = path, want, st.Size()
 	ref.DatabaseName = a.Header.DatabaseName
 	ref.ServerVersion, ref.PgDumpVersion = a.Header.ServerVersion, a.Header.PgDumpVersion
 	if ref.CapturedAt.IsZero() {
 		ref.CapturedAt = a.Header.CreatedAt.UTC()
 	}
-	return ref, a.Summary(), nil
+	chk := &archiveCheck{done: make(chan struct{})}
+	go func() {
+		defer close(chk.done)
+		chk.sha, chk.err = verifyArchiveFile(ctx, path, want)
+	}()
+	return ref, a.Summary(), chk, nil
+}
+
+// verifyArchiveFile reads the archive at path to its end and compares its
+// SHA-256 with want (when known). Errors wrap ErrArchive.
+func verifyArchiveFile(ctx context.Context, path, want string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := dump.VerifyContext(ctx, io.TeeReader(f, h)); err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return "", fmt.Errorf("%w: %s changed since it was fetched (sha256 %s, manifest says %s): fetch it again",
+			ErrArchive, path, got, want)
+	}
+	return got, nil
 }
 
 // compatible fails when the archive comes from a newer PostgreSQL (or

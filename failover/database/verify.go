@@ -60,7 +60,7 @@ func WaitReady(ctx context.Context, url string, timeout time.Duration, alive fun
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -241,7 +241,8 @@ func (r *Runner) release(ctx context.Context, p *Plan) (*ReleaseResult, error) {
 // waitHealthy polls web.1's health path from the host over the app's
 // network until it answers 2xx, failing fast when a process exits.
 func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) (string, error) {
-	deadline := time.Now().Add(p.Health.Timeout.D())
+	start := time.Now()
+	deadline := start.Add(p.Health.Timeout.D())
 	client := &http.Client{Timeout: 5 * time.Second}
 	last := "no answer yet"
 	web := p.ContainerName("web", 1)
@@ -283,10 +284,16 @@ func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) 
 			logs, _ := r.Engine.Logs(ctx, web, 20)
 			return "", fmt.Errorf("%w within %v: %s. web.1's last lines:\n%s", ErrUnhealthy, p.Health.Timeout, last, indent(logs))
 		}
+		// Poll fast at first (most apps answer within a second or two),
+		// then at the configured interval.
+		wait := p.Health.Interval.D()
+		if time.Since(start) < 3*time.Second {
+			wait = min(wait, 100*time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
-		case <-time.After(p.Health.Interval.D()):
+		case <-time.After(wait):
 		}
 	}
 }
