@@ -295,8 +295,8 @@ func report(m machine, a archiveSet, objs []object, tools []tool, res results, c
 		"(8 MiB parts, no checksum: an `md5-N` ETag, like `aws s3 cp` v1 uploads) under a heroku-database-backups key in its own prefix. ")
 	w("`lifeboat fetch --app A --json` starts from an empty cache each time (the app's state directory is deleted before the run) " +
 		"and does everything a scheduled refresh does: list the prefix, read the candidate's pg_dump header, " +
-		"download with parallel ranged GETs (parts fsynced for resuming), then verify in one sequential pass " +
-		"(size, multipart ETag, SHA-256, gunzip for `.dump.gz`, the pg_dump archive read to its end) and store the `.dump` and its manifest. ")
+		"download with parallel ranged GETs (parts fsynced for resuming), verify while it downloads, following the parts on disk " +
+		"(size, multipart ETag from per-part MD5s, SHA-256, gunzip for `.dump.gz`, the pg_dump archive read to its end) and store the `.dump` and its manifest. ")
 	w("`aws s3 cp s3://… FILE --endpoint-url … --no-progress` (an empty AWS config file: the CLI's defaults; keys in the environment) only downloads. " +
 		"Both write to the same filesystem; `sync` runs before every run; the page cache is not dropped, so MinIO serves both from memory alike. " +
 		"Each child's wall time is measured from fork to exit, its peak RSS and CPU time come from `getrusage` (`ru_maxrss` of the child; " +
