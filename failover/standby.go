@@ -143,11 +143,11 @@ func (s *Standby) DatabaseURL(ctx context.Context, g *state.Generation) (string,
 	} else {
 		c, err := s.Engine.InspectContainer(ctx, g.Container)
 		if err != nil {
-			return "", fmt.Errorf("database container of generation %d: %w", g.Number, err)
+			return "", fmt.Errorf("database container of generation %d: %w (lifeboat restore builds a new generation from the cache)", g.Number, err)
 		}
 		ip := c.IPs[g.Network]
 		if ip == "" {
-			return "", fmt.Errorf("database container %s has no address on %s (state %s)", g.Container, g.Network, c.State)
+			return "", fmt.Errorf("database container %s has no address on %s (state %s): lifeboat up starts it", g.Container, g.Network, c.State)
 		}
 		host = ip + ":5432"
 	}
