@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -297,7 +298,7 @@ func (s *Standby) ensureDatabaseRunning(ctx context.Context, g *state.Generation
 	if err != nil {
 		return err
 	}
-	_, err = waitReady(ctx, url, s.App.Database.ReadyTimeout.D(), s.running(g.Container))
+	_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), s.running(g.Container))
 	return err
 }
 
@@ -383,7 +384,7 @@ func (s *Standby) health(ctx context.Context, c engine.Container) string {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if _, err := waitReady(cctx, url, time.Second, nil); err != nil {
+		if _, err := database.WaitReady(cctx, url, time.Second, nil); err != nil {
 			return "unhealthy"
 		}
 		return "healthy"

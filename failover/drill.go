@@ -64,7 +64,6 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	}
 	ph := newPhaser(rep, start)
 	runErr := d.drillRun(ctx, s, o, rep, ph)
-	rep.RTO.Seconds = ph.rto()
 	if o.Keep {
 		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.prefix())
 	} else {
@@ -113,8 +112,7 @@ func (d *Standby) drillRun(ctx context.Context, s *Standby, o DrillOptions, rep 
 			rep.Tables = append(rep.Tables, report.Table{Schema: t.Schema, Name: t.Name, Rows: t.Rows})
 		}
 	}
-	// The age of the data a failover would serve now.
-	rep.RPO.Seconds = time.Since(rep.Archive.CapturedAt).Seconds()
+	// RTO and RPO are computed from the phases by report.Finalize.
 	if err != nil {
 		return err
 	}
@@ -426,15 +424,4 @@ func failedPhase(g *state.Generation) string {
 		return "checks"
 	}
 	return "checks"
-}
-
-// rto is the time from the start to healthy: every phase but teardown.
-func (p *phaser) rto() float64 {
-	var s float64
-	for _, ph := range p.rep.Phases {
-		if ph.Name != "teardown" {
-			s += ph.Seconds
-		}
-	}
-	return s
 }

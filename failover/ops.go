@@ -188,70 +188,54 @@ func dur(secs float64) string {
 	return time.Duration(secs * float64(time.Second)).Round(time.Second).String()
 }
 
-// AppMetrics are the app's samples, built from its records.
+// AppMetrics are the app's samples, built from its records (names and
+// meanings: see the metrics package).
 func AppMetrics(s *Standby) []metrics.Sample {
 	app := s.App.Name
 	var out []metrics.Sample
 	for _, kind := range []string{"refresh", "check", "failover"} {
-		run, _ := s.State.LastRun(kind)
-		if run == nil {
+		runs, _ := s.State.Runs(kind)
+		if len(runs) == 0 {
 			continue
 		}
-		ok := 0.0
-		if run.OK {
-			ok = 1
+		last := runs[0]
+		var lastSuccess time.Time
+		for _, r := range runs {
+			if r.OK {
+				lastSuccess = r.FinishedAt
+				break
+			}
 		}
-		out = append(out,
-			metrics.Gauge("lifeboat_last_run_success", "1 if the last run of the job succeeded.", ok, "app", app, "job", kind),
-			metrics.Gauge("lifeboat_last_run_timestamp_seconds", "When the last run of the job finished.", float64(run.FinishedAt.Unix()), "app", app, "job", kind))
-		if run.OK {
-			out = append(out, metrics.Gauge("lifeboat_last_success_timestamp_seconds", "When the job last succeeded.", float64(run.FinishedAt.Unix()), "app", app, "job", kind))
+		out = append(out, metrics.LastRun(app, kind, last.FinishedAt, last.OK, lastSuccess)...)
+		for _, p := range last.Phases {
+			out = append(out, metrics.Phase(app, kind, p.Name, p.Seconds))
 		}
-		for _, p := range run.Phases {
-			out = append(out, metrics.Gauge("lifeboat_phase_duration_seconds", "Duration of a phase of the job's last run.", p.Seconds, "app", app, "job", kind, "phase", p.Name))
-		}
-	}
-	if last, err := report.Load(s.DrillsDir(), "latest"); err == nil {
-		out = append(out, metrics.FromReport(last)...)
-		if all, err := report.List(s.DrillsDir()); err == nil {
-			for _, r := range all {
-				if r.Pass() {
-					out = append(out, metrics.Gauge("lifeboat_last_success_timestamp_seconds", "When the job last succeeded.", float64(r.FinishedAt.Unix()), "app", app, "job", "drill"))
-					break
+		if kind == "check" {
+			var fs []Finding
+			if b, err := json.Marshal(last.Details["findings"]); err == nil && json.Unmarshal(b, &fs) == nil {
+				for _, f := range fs {
+					out = append(out, metrics.Check(app, f.Name, f.OK))
 				}
 			}
 		}
 	}
+	if drills, err := report.List(s.DrillsDir()); err == nil {
+		out = append(out, metrics.FromHistory(drills)...)
+	}
+	serving := false
+	if sv, _ := s.State.Serving(); sv != nil {
+		serving = true
+	}
+	// Generation 0: no standby database yet.
 	if g, err := s.CurrentGeneration(); err == nil {
-		out = append(out,
-			metrics.Gauge("lifeboat_standby_generation", "The current database generation of the standby.", float64(g.Number), "app", app),
-			metrics.Gauge("lifeboat_standby_data_captured_timestamp_seconds", "When the data the standby holds was captured.", float64(g.Archive.CapturedAt.Unix()), "app", app))
+		out = append(out, metrics.Standby(app, g.Number, g.Archive.CapturedAt, serving)...)
+	} else {
+		out = append(out, metrics.Standby(app, 0, time.Time{}, serving)...)
 	}
 	if e, err := Cache(s.App).Newest(); err == nil {
-		out = append(out,
-			metrics.Gauge("lifeboat_archive_age_seconds", "Age of the newest cached archive.", time.Since(e.CapturedAt).Seconds(), "app", app),
-			metrics.Gauge("lifeboat_archive_size_bytes", "Size of the newest cached archive's object.", float64(e.ObjectSize), "app", app))
+		out = append(out, metrics.Archive(app, e.CapturedAt, e.ObjectSize, time.Now())...)
 	}
-	serving := 0.0
-	if sv, _ := s.State.Serving(); sv != nil {
-		serving = 1
-	}
-	out = append(out, metrics.Gauge("lifeboat_serving", "1 while the standby serves users after a failover.", serving, "app", app))
-	if run, _ := s.State.LastRun("check"); run != nil {
-		var fs []Finding
-		if b, err := json.Marshal(run.Details["findings"]); err == nil && json.Unmarshal(b, &fs) == nil {
-			for _, f := range fs {
-				v := 0.0
-				if f.OK {
-					v = 1
-				}
-				out = append(out, metrics.Gauge("lifeboat_check_success", "1 if the chain check's finding passed.", v, "app", app, "check", f.Name))
-			}
-		}
-	}
-	out = append(out, metrics.Gauge("lifeboat_rpo_target_seconds", "The app's RPO target.", s.App.RPOTarget.D().Seconds(), "app", app),
-		metrics.Gauge("lifeboat_rto_target_seconds", "The app's RTO target.", s.App.RTOTarget.D().Seconds(), "app", app))
-	return out
+	return append(out, metrics.Targets(app, s.App.RTOTarget.D(), s.App.RPOTarget.D())...)
 }
 
 // WriteMetrics writes the app's metrics file when a textfile directory is configured.

@@ -595,7 +595,3 @@ func (t *timer) done(name string) {
 	t.phases = append(t.phases, state.Phase{Name: name, Seconds: now.Sub(t.last).Seconds()})
 	t.last = now
 }
-
-// waitReady is database.WaitReady, here for the files of this package that
-// only need it.
-var waitReady = database.WaitReady
