@@ -85,7 +85,7 @@ most one follow-up run.`,
 			srv := &web.Server{Config: cfg, Engine: eng, Run: run, HookSecret: secret, Log: log}
 			ln, err := net.Listen("tcp", cfg.Serve.Listen)
 			if err != nil {
-				return fmt.Errorf("serve.listen %s: %w", cfg.Serve.Listen, err)
+				return fmt.Errorf("serve.listen %s: %w (is another lifeboat serve running? pick another address with serve.listen or --listen)", cfg.Serve.Listen, err)
 			}
 			hs := &http.Server{Handler: srv.Handler(cmd.Context()), ReadHeaderTimeout: 10 * time.Second}
 			go func() {

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 )
@@ -75,6 +76,9 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	loadOpts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(o.Region),
 		awsconfig.WithHTTPClient(httpClient),
+		// The SDK's own warnings (e.g. its IMDS fallback) would go to
+		// stderr unformatted; its errors reach the operator through wrap.
+		awsconfig.WithLogger(logging.Nop{}),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3 })
 		}),
@@ -237,6 +241,10 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if noCredentials(err) {
+		return fmt.Errorf("%s: %w: no AWS credentials found (neither s3.credentials_file nor the AWS default chain: env, ~/.aws, an instance role): set s3.credentials_file to a 0600 shared-credentials file",
+			op, archive.ErrDenied)
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
@@ -276,6 +284,18 @@ func (s *Store) wrap(op string, err error) error {
 	}
 	// No HTTP response at all: connection refused, DNS, timeouts.
 	return fmt.Errorf("%s: %w: %v", op, archive.ErrUnreachable, rootCause(err))
+}
+
+// noCredentials reports whether the SDK found no credentials at all: it
+// then fails before sending anything, which is not an outage.
+func noCredentials(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"get credentials", "failed to refresh cached credentials", "no EC2 IMDS role found", "static credentials are empty"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func bucketRegion(err error) string {

@@ -169,3 +169,20 @@ func TestFetchChecksMultipartETag(t *testing.T) {
 		t.Fatalf("verified %v with %d download parts", res.Entry.Verified, res.Download.Parts)
 	}
 }
+
+// With no credentials anywhere the SDK fails before sending anything: that
+// is a credentials problem to fix, not an outage.
+func TestNoCredentialsIsNotAnOutage(t *testing.T) {
+	s := testenv.StartS3(t)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance-metadata request off this host
+	st := newStore(t, s, "backups", func(o *Options) { o.CredentialsFile = "" })
+	_, err := st.List(context.Background(), "")
+	if !errors.Is(err, archive.ErrDenied) || errors.Is(err, archive.ErrUnreachable) || !strings.Contains(err.Error(), "s3.credentials_file") {
+		t.Fatalf("got %v", err)
+	}
+}
