@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
 // ErrLocked is returned by Acquire when another process holds the lock.
@@ -55,12 +57,15 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // Acquire takes the lock file at path without waiting. command describes
 // this run for whoever finds the lock held. It returns a *LockedError
-// (wrapping ErrLocked) when another process holds it.
+// (wrapping ErrLocked) when another process holds it, and an error
+// wrapping fsutil.ErrUnsafePath when the lock's directory may be written
+// by other users or the lock file is a symbolic link (which a process
+// running as root must not follow: opening it would empty its target).
 func Acquire(path, command string) (*Lock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := fsutil.MkdirPrivate(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := fsutil.OpenNoFollow(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
 func TestSecondAcquireFailsNamingTheHolder(t *testing.T) {
@@ -69,4 +71,33 @@ func TestLockOfKilledProcessIsFree(t *testing.T) {
 		t.Fatalf("lock of killed child should be free: %v", err)
 	}
 	l.Release()
+}
+
+// TestLockDoesNotFollowASymlink: a link planted at the lock's path (by a
+// user who could write to the state directory once) must not make a root
+// process truncate its target.
+func TestLockDoesNotFollowASymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "passwd")
+	os.WriteFile(victim, []byte("root:x:0:0::/root:/bin/bash\n"), 0o644)
+	appDir := filepath.Join(dir, "state", "shop")
+	os.MkdirAll(appDir, 0o700)
+	os.Symlink(victim, filepath.Join(appDir, "lock"))
+	if l, err := Acquire(filepath.Join(appDir, "lock"), "lifeboat fetch"); !errors.Is(err, fsutil.ErrUnsafePath) {
+		l.Release()
+		t.Fatalf("lock at a symlink: %v, want ErrUnsafePath", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root:x:0:0::/root:/bin/bash\n" {
+		t.Fatalf("the symlink's target was changed: %q", b)
+	}
+}
+
+func TestLockRefusesAnOpenDirectory(t *testing.T) {
+	appDir := filepath.Join(t.TempDir(), "shop")
+	os.MkdirAll(appDir, 0o700)
+	os.Chmod(appDir, 0o777)
+	if l, err := Acquire(filepath.Join(appDir, "lock"), "lifeboat fetch"); !errors.Is(err, fsutil.ErrUnsafePath) {
+		l.Release()
+		t.Fatalf("lock in a world-writable directory: %v, want ErrUnsafePath", err)
+	}
 }
