@@ -580,7 +580,7 @@ func TestVerifyFile(t *testing.T) {
 		0, 1, 0, 0, 0, // one entry
 		0, 1, 0, 0, 0, // dump ID 1
 		0, 0, 0, 0, 0, // no dumper
-		0, 0xff, 0xff, 0xff, 0x3f)) // a table OID of 1 GiB)
+		0, 0xff, 0xff, 0xff, 0x00)) // a table OID of 16 MiB, the field limit)
 	if _, err := Read(lie); !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "bytes are left") {
 		t.Errorf("Read of a file with a lying length: %v, want ErrTruncated before reading", err)
 	}

@@ -8,6 +8,9 @@ import (
 	"math"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 const (
@@ -40,10 +43,13 @@ type decoder struct {
 	version int // MAKE_ARCHIVE_VERSION(vmaj, vmin, vrev)
 	intSize int
 	offSize int
+
+	lim     Limits
+	charged int64 // memory taken so far by what was read, against lim.MaxTOCSize
 }
 
 func newDecoder(r io.Reader) *decoder {
-	d := &decoder{end: -1}
+	d := &decoder{end: -1, lim: DefaultLimits}
 	d.end = knownSize(r)
 	if br, ok := r.(*bufio.Reader); ok {
 		d.r = br
@@ -162,8 +168,15 @@ func (d *decoder) readStr(what string) (s string, null bool, err error) {
 		return "", false, corrupt(start, "%s: string length %d", what, n)
 	case n > maxStringLen:
 		return "", false, corrupt(start, "%s: string length %d exceeds the 1 GiB limit", what, n)
+	case n > d.lim.MaxFieldSize:
+		// Checked before the input's size, so that a stream and a file
+		// get the same verdict.
+		return "", false, &LimitError{Limit: LimitFieldSize, Max: d.lim.MaxFieldSize, What: what, At: start}
 	case n == 0:
 		return "", false, nil
+	}
+	if err := d.charge(n, what, start); err != nil {
+		return "", false, err
 	}
 	if rem := d.remaining(); rem >= 0 && n > rem {
 		return "", false, ioErrorTruncatedLength(what, start, n, rem)
@@ -175,17 +188,59 @@ func (d *decoder) readStr(what string) (s string, null bool, err error) {
 		if err != nil {
 			return "", false, ioError(err, what, d.off)
 		}
-		return string(buf), false, nil
+		s = string(buf)
+	} else {
+		// Unknown input size and a large length: let the buffer grow with
+		// the bytes that actually arrive, so a lying length costs nothing.
+		var buf bytes.Buffer
+		got, err := io.CopyN(&buf, d.r, n)
+		d.off += got
+		if err != nil {
+			return "", false, ioError(err, what, d.off)
+		}
+		s = buf.String()
 	}
-	// Unknown input size and a large length: let the buffer grow with the
-	// bytes that actually arrive, so a lying length costs nothing.
-	var buf bytes.Buffer
-	got, err := io.CopyN(&buf, d.r, n)
-	d.off += got
-	if err != nil {
-		return "", false, ioError(err, what, d.off)
+	if err := d.charge(escapeCost(s), what, start); err != nil {
+		return "", false, err
 	}
-	return buf.String(), false, nil
+	return s, false, nil
+}
+
+// escapeCost is how many bytes more than its length s may take once
+// printed: JSON turns a control character (and <, > and &) into six bytes,
+// a newline, tab, quote or backslash into two, a byte that is not UTF-8
+// into \ufffd, and
+// the terminal escaping turns a C1 or format character into six (twelve
+// for one outside the BMP). Charging it against MaxTOCSize bounds what
+// describing an archive prints and holds, not only what reading it holds:
+// a TOC of control characters would otherwise cost six times its size
+// again as JSON.
+func escapeCost(s string) int64 {
+	var extra int64
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\n' || c == '\t' || c == '"' || c == '\\':
+				extra++ // \n in JSON
+			case c == '\r':
+				extra += 3 // \x0d on a terminal
+			case c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&':
+				extra += 5
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			extra += 5
+		case r <= 0x9f || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r):
+			extra += int64(6*utf16.RuneLen(r) - size)
+		}
+		i += size
+	}
+	return extra
 }
 
 // skip discards n bytes.

@@ -55,7 +55,11 @@
 // Nothing in this package trusts a length field: string lengths are capped
 // at 1 GiB and at the bytes left in the input when the input's size is
 // known, the TOC at 10 million entries, and slices grow with the data that
-// is actually present rather than from a count. Every failure is one of the
-// named errors below (wrapped with details, test with errors.Is), except an
-// I/O error from the caller's reader, which is returned wrapped as is.
+// is actually present rather than from a count. What the table of contents
+// may cost is bounded by [Limits]: one string at most MaxFieldSize, the
+// whole TOC (its strings and entry records, counted as they are read) at
+// most MaxTOCSize of memory, so that a few megabytes of gzip cannot make a
+// reader hold gigabytes. Every failure is one of the named errors below
+// (wrapped with details, test with errors.Is), except an I/O error from
+// the caller's reader, which is returned wrapped as is.
 package dump

@@ -27,6 +27,11 @@ var (
 	// that belongs to no TOC entry or sits at the wrong offset, data after
 	// the last block.
 	ErrCorrupt = errors.New("archive is corrupt")
+	// ErrTooLarge means the archive needs more than the reader's Limits
+	// allow: a string of the header or the table of contents longer than
+	// MaxFieldSize, or a table of contents that would take more than
+	// MaxTOCSize of memory. The error is a *LimitError saying which.
+	ErrTooLarge = errors.New("archive exceeds a reader limit")
 )
 
 // ioError turns an error from the underlying reader into this package's

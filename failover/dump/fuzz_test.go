@@ -2,13 +2,15 @@ package dump
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
-var namedErrors = []error{ErrNotArchive, ErrTruncated, ErrUnsupportedVersion, ErrUnsupportedFormat, ErrCorrupt}
+var namedErrors = []error{ErrNotArchive, ErrTruncated, ErrUnsupportedVersion, ErrUnsupportedFormat, ErrCorrupt, ErrTooLarge}
 
 // errKind returns the named error err wraps, or nil.
 func errKind(err error) error {
@@ -29,10 +31,18 @@ func fuzzSeeds(f *testing.F) {
 	f.Add([]byte("-- PostgreSQL database dump\n"))
 	for minor := byte(10); minor <= 16; minor++ {
 		s := newSynth(minor)
-		f.Add(s.encode())
-		s.seekable = true
-		f.Add(s.encode())
+		f.Add(s.Encode())
+		s.Seekable = true
+		f.Add(s.Encode())
 	}
+	// The bounded cases, against fuzzLimits: one field over its limit, and
+	// a TOC over its size through many entries.
+	s := newSynth(16)
+	s.AddTables(1, strings.Repeat("\x00", int(fuzzLimits.MaxFieldSize)+1), []string{"1\n"})
+	f.Add(s.Encode())
+	s = newSynth(14)
+	s.AddTables(40, strings.Repeat("x", 200), []string{"1\n"})
+	f.Add(s.Encode())
 	if isFuzzWorker() {
 		return // workers get their inputs from the coordinator
 	}
@@ -41,6 +51,32 @@ func fuzzSeeds(f *testing.F) {
 	// instead of mutating them (the full fixture archives are 15-25 KB).
 	for _, b := range [][]byte{fx.tinyFile, fx.tinyPipe} {
 		f.Add(bytes.Clone(b))
+	}
+}
+
+// fuzzLimits are limits small enough for fuzz inputs to reach.
+var fuzzLimits = Limits{MaxTOCSize: 16 << 10, MaxFieldSize: 512}
+
+// sameUnderLimits checks that reading under fuzzLimits either gives what
+// reading under the defaults gave, or stops at a limit.
+func sameUnderLimits(t *testing.T, data []byte, want *Archive, wantErr error, verify bool) {
+	var got *Archive
+	var err error
+	if verify {
+		got, err = fuzzLimits.Verify(context.Background(), bytes.NewReader(data))
+	} else {
+		got, err = fuzzLimits.Read(bytes.NewReader(data))
+	}
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		var le *LimitError
+		if !errors.As(err, &le) || (le.Limit == LimitFieldSize && le.Max != fuzzLimits.MaxFieldSize) {
+			t.Fatalf("ErrTooLarge without its LimitError: %v", err)
+		}
+	case errKind(err) != errKind(wantErr):
+		t.Fatalf("under tight limits: %v; under the defaults: %v", err, wantErr)
+	case err == nil && !reflect.DeepEqual(got.Entries, want.Entries):
+		t.Fatal("tight limits and the defaults read different entries")
 	}
 }
 
@@ -58,6 +94,7 @@ func FuzzRead(f *testing.F) {
 		if errKind(err) != errKind(err2) {
 			t.Fatalf("Read of a sized input: %v; of a stream: %v", err, err2)
 		}
+		sameUnderLimits(t, data, a, err, false)
 		if _, herr := ReadHeader(bytes.NewReader(data)); herr == nil && !Sniff(data) {
 			t.Fatalf("ReadHeader accepts what Sniff rejects")
 		}
@@ -94,6 +131,7 @@ func FuzzVerify(f *testing.F) {
 		if errKind(err) != errKind(err2) {
 			t.Fatalf("Verify of a sized input: %v; of a stream: %v", err, err2)
 		}
+		sameUnderLimits(t, data, a, err, true)
 		if err != nil {
 			return
 		}

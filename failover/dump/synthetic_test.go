@@ -19,8 +19,8 @@ func TestSyntheticVersions(t *testing.T) {
 	for minor := byte(10); minor <= 16; minor++ {
 		for _, seekable := range []bool{false, true} {
 			s := newSynth(minor)
-			s.seekable = seekable
-			data := s.encode()
+			s.Seekable = seekable
+			data := s.Encode()
 			a, err := Verify(bytes.NewReader(data))
 			if err != nil {
 				t.Fatalf("1.%d (seekable %v): %v", minor, seekable, err)
@@ -39,40 +39,40 @@ func TestSyntheticVersions(t *testing.T) {
 			if m, err := h.ServerMajor(); m != 16 || err != nil {
 				t.Errorf("1.%d: ServerMajor = %d, %v", minor, m, err)
 			}
-			if len(a.Entries) != len(s.entries) {
-				t.Fatalf("1.%d: %d entries, want %d", minor, len(a.Entries), len(s.entries))
+			if len(a.Entries) != len(s.Entries) {
+				t.Fatalf("1.%d: %d entries, want %d", minor, len(a.Entries), len(s.Entries))
 			}
 			for i, e := range a.Entries {
-				w := s.entries[i]
-				wantSection := [...]string{"", "NONE", "PRE-DATA", "DATA", "POST-DATA"}[w.section]
+				w := s.Entries[i]
+				wantSection := [...]string{"", "NONE", "PRE-DATA", "DATA", "POST-DATA"}[w.Section]
 				if minor < 11 {
 					// No section field: ReadToc's rules, which know TABLE
 					// DATA and BLOBS as data but not SEQUENCE SET.
 					wantSection = "PRE-DATA"
-					if w.desc == "TABLE DATA" || w.desc == "BLOBS" {
+					if w.Desc == "TABLE DATA" || w.Desc == "BLOBS" {
 						wantSection = "DATA"
 					}
 				}
-				wantAM, wantRelKind := w.am, ""
+				wantAM, wantRelKind := w.AM, ""
 				if minor < 14 {
 					wantAM = ""
 				}
-				if minor >= 16 && w.relkind != 0 {
-					wantRelKind = string(rune(w.relkind))
+				if minor >= 16 && w.RelKind != 0 {
+					wantRelKind = string(rune(w.RelKind))
 				}
 				var wantDeps []int
-				for _, d := range w.deps {
+				for _, d := range w.Deps {
 					wantDeps = append(wantDeps, int(atoi(d)))
 				}
-				state := map[byte]string{offsetNotSet: "not-set", offsetSet: "set", offsetNoData: "no-data"}[w.offFlag]
-				if e.DumpID != int(w.id) || e.HadDumper != (w.hadDumper == 1) || e.TableOID != w.tableOID || e.OID != w.oid ||
-					e.Tag != w.tag || e.Desc != w.desc || e.Section != wantSection || e.Defn != w.defn || e.DropStmt != w.drop ||
-					e.CopyStmt != w.copy || e.Namespace != w.namespace || e.TableAM != wantAM || e.RelKind != wantRelKind ||
-					e.Owner != w.owner || e.WithOIDs || !reflect.DeepEqual(e.Deps, wantDeps) || e.DataOffsetState != state {
+				state := map[byte]string{offsetNotSet: "not-set", offsetSet: "set", offsetNoData: "no-data"}[w.OffFlag]
+				if e.DumpID != int(w.ID) || e.HadDumper != (w.HadDumper == 1) || e.TableOID != w.TableOID || e.OID != w.OID ||
+					e.Tag != w.Tag || e.Desc != w.Desc || e.Section != wantSection || e.Defn != w.Defn || e.DropStmt != w.Drop ||
+					e.CopyStmt != w.Copy || e.Namespace != w.Namespace || e.TableAM != wantAM || e.RelKind != wantRelKind ||
+					e.Owner != w.Owner || e.WithOIDs || !reflect.DeepEqual(e.Deps, wantDeps) || e.DataOffsetState != state {
 					t.Errorf("1.%d entry %d:\n got %+v\nwant %+v", minor, i, e, w)
 				}
-				if seekable && w.offFlag == offsetSet && e.DataOffset != w.off {
-					t.Errorf("1.%d entry %d: offset %d, want %d", minor, i, e.DataOffset, w.off)
+				if seekable && w.OffFlag == offsetSet && e.DataOffset != w.Off {
+					t.Errorf("1.%d entry %d: offset %d, want %d", minor, i, e.DataOffset, w.Off)
 				}
 			}
 			if a.DataBlocks != 2 || a.LargeObjects != 2 || a.DataBytes != int64(len("1\n2\n3\n\\.\n\n\nhelloab")) || a.Size != int64(len(data)) {
@@ -96,29 +96,29 @@ func atoi(s string) int64 {
 func TestSyntheticCompression(t *testing.T) {
 	for alg, name := range []string{"none", "gzip", "lz4", "zstd"} {
 		s := newSynth(15)
-		s.compression = alg
-		h, err := ReadHeader(bytes.NewReader(s.encode()))
+		s.Compression = alg
+		h, err := ReadHeader(bytes.NewReader(s.Encode()))
 		if err != nil || h.Compression != name || h.CompressionLevel != -1 {
 			t.Errorf("1.15 algorithm %d: %q level %d, %v; want %q", alg, h.Compression, h.CompressionLevel, err, name)
 		}
 	}
 	s := newSynth(16)
-	s.compression = 4
-	if _, err := ReadHeader(bytes.NewReader(s.encode())); !errors.Is(err, ErrCorrupt) {
+	s.Compression = 4
+	if _, err := ReadHeader(bytes.NewReader(s.Encode())); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("algorithm 4: %v, want ErrCorrupt", err)
 	}
 	for level, name := range map[int]string{-1: "gzip", 0: "none", 1: "gzip", 6: "gzip", 9: "gzip"} {
 		s := newSynth(14)
-		s.compression = level
-		h, err := ReadHeader(bytes.NewReader(s.encode()))
+		s.Compression = level
+		h, err := ReadHeader(bytes.NewReader(s.Encode()))
 		if err != nil || h.Compression != name || h.CompressionLevel != level {
 			t.Errorf("1.14 level %d: %q level %d, %v; want %q", level, h.Compression, h.CompressionLevel, err, name)
 		}
 	}
 	for _, level := range []int{-2, 10, 1 << 20} {
 		s := newSynth(13)
-		s.compression = level
-		if _, err := ReadHeader(bytes.NewReader(s.encode())); !errors.Is(err, ErrCorrupt) {
+		s.Compression = level
+		if _, err := ReadHeader(bytes.NewReader(s.Encode())); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("1.13 level %d: %v, want ErrCorrupt", level, err)
 		}
 	}
@@ -130,22 +130,22 @@ func TestSyntheticCompression(t *testing.T) {
 // pg_dump's signed int.
 func TestSynthetic116(t *testing.T) {
 	s := newSynth(16)
-	s.seekable = true
-	s.entries = append(s.entries[:len(s.entries)-1],
-		synthEntry{id: 300, tableOID: "0", oid: "0", tag: "16500..16501", desc: "BLOB METADATA", section: 2,
-			defn: "SELECT pg_catalog.lo_create('16500');\nSELECT pg_catalog.lo_create('16501');\n", owner: "u1",
-			withOIDs: "false", offFlag: offsetNoData},
-		synthEntry{id: 3002, tableOID: "0", oid: "0", tag: "16500..16501", desc: "BLOBS", hadDumper: 1, section: 3,
-			withOIDs: "false", deps: []string{"300"}, offFlag: offsetNotSet},
-		synthEntry{id: 3003, tableOID: "0", oid: "0", tag: "3000000000..3000000001", desc: "BLOBS", hadDumper: 1, section: 3,
-			withOIDs: "false", offFlag: offsetNotSet},
-		synthEntry{id: 3100, tableOID: "1259", oid: "16410", tag: "p", desc: "TABLE", section: 2, relkind: 'p',
-			namespace: "app", defn: "CREATE TABLE app.p (id int) PARTITION BY RANGE (id);\n", withOIDs: "false", offFlag: offsetNoData},
+	s.Seekable = true
+	s.Entries = append(s.Entries[:len(s.Entries)-1],
+		synthEntry{ID: 300, TableOID: "0", OID: "0", Tag: "16500..16501", Desc: "BLOB METADATA", Section: 2,
+			Defn: "SELECT pg_catalog.lo_create('16500');\nSELECT pg_catalog.lo_create('16501');\n", Owner: "u1",
+			WithOIDs: "false", OffFlag: offsetNoData},
+		synthEntry{ID: 3002, TableOID: "0", OID: "0", Tag: "16500..16501", Desc: "BLOBS", HadDumper: 1, Section: 3,
+			WithOIDs: "false", Deps: []string{"300"}, OffFlag: offsetNotSet},
+		synthEntry{ID: 3003, TableOID: "0", OID: "0", Tag: "3000000000..3000000001", Desc: "BLOBS", HadDumper: 1, Section: 3,
+			WithOIDs: "false", OffFlag: offsetNotSet},
+		synthEntry{ID: 3100, TableOID: "1259", OID: "16410", Tag: "p", Desc: "TABLE", Section: 2, RelKind: 'p',
+			Namespace: "app", Defn: "CREATE TABLE app.p (id int) PARTITION BY RANGE (id);\n", WithOIDs: "false", OffFlag: offsetNoData},
 	)
-	s.blocks = append(s.blocks, synthBlock{typ: blockBlobs, id: 3003, los: []synthLO{
-		{oid: 3000000000 - (1 << 32), chunks: []string{"big"}}, {oid: 3000000001 - (1 << 32), chunks: []string{"oids"}},
+	s.Blocks = append(s.Blocks, synthBlock{Type: blockBlobs, ID: 3003, LOs: []synthLO{
+		{OID: 3000000000 - (1 << 32), Chunks: []string{"big"}}, {OID: 3000000001 - (1 << 32), Chunks: []string{"oids"}},
 	}})
-	a, err := Verify(bytes.NewReader(s.encode()))
+	a, err := Verify(bytes.NewReader(s.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +171,9 @@ func TestSynthetic116(t *testing.T) {
 // ints and 16-byte offsets, which pg_restore accepts.
 func TestSyntheticWideIntegers(t *testing.T) {
 	s := newSynth(14)
-	s.intSize, s.offSize = 8, 16
-	s.seekable = true
-	a, err := Verify(bytes.NewReader(s.encode()))
+	s.IntSize, s.OffSize = 8, 16
+	s.Seekable = true
+	a, err := Verify(bytes.NewReader(s.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +188,8 @@ func TestUnsupportedVersions(t *testing.T) {
 		name          string
 	}{{1, 9, 0, "1.9.0"}, {1, 17, 0, "1.17.0"}, {2, 0, 0, "2.0.0"}, {1, 0, 0, "1.0.0"}, {0, 9, 0, "0.9.0"}, {1, 255, 3, "1.255.3"}} {
 		s := newSynth(14)
-		s.vmaj, s.vmin, s.vrev = v.maj, v.min, v.rev
-		data := s.encode()
+		s.Vmaj, s.Vmin, s.Vrev = v.maj, v.min, v.rev
+		data := s.Encode()
 		if v.maj == 1 && v.min == 0 {
 			data = append(data[:7], data[8:]...) // 1.0 had no revision byte
 		}
@@ -205,8 +205,8 @@ func TestUnsupportedVersions(t *testing.T) {
 	}
 	// Every revision of a supported version is read, as pg_restore does.
 	s := newSynth(16)
-	s.vrev = 7
-	if h, err := ReadHeader(bytes.NewReader(s.encode())); err != nil || h.Version != "1.16.7" {
+	s.Vrev = 7
+	if h, err := ReadHeader(bytes.NewReader(s.Encode())); err != nil || h.Version != "1.16.7" {
 		t.Errorf("1.16.7: %v, %v", h.Version, err)
 	}
 }
@@ -214,8 +214,8 @@ func TestUnsupportedVersions(t *testing.T) {
 func TestUnsupportedFormats(t *testing.T) {
 	for _, f := range []byte{0, 2, formatTar, formatNull, formatDirectory, 200} {
 		s := newSynth(14)
-		s.format = f
-		if _, err := Read(bytes.NewReader(s.encode())); !errors.Is(err, ErrUnsupportedFormat) {
+		s.Format = f
+		if _, err := Read(bytes.NewReader(s.Encode())); !errors.Is(err, ErrUnsupportedFormat) {
 			t.Errorf("format %d: %v, want ErrUnsupportedFormat", f, err)
 		}
 	}
@@ -224,8 +224,8 @@ func TestUnsupportedFormats(t *testing.T) {
 // header14 is a valid 1.14 header, for archives whose TOC is hand-made.
 func header14() *writer {
 	s := newSynth(14)
-	w := s.newWriter()
-	s.writeHeader(w)
+	w := s.NewWriter()
+	s.WriteHeader(w)
 	return w
 }
 
@@ -234,7 +234,7 @@ func TestSyntheticCorruption(t *testing.T) {
 	mutate := func(f func(s *synth)) []byte {
 		s := newSynth(16)
 		f(s)
-		return s.encode()
+		return s.Encode()
 	}
 	raw := func(f func(w *writer)) []byte {
 		w := header14()
@@ -247,65 +247,66 @@ func TestSyntheticCorruption(t *testing.T) {
 		verify bool // the damage is in the data blocks: only Verify sees it
 		want   error
 	}{
-		{"integer size 0", mutate(func(s *synth) { s.intSize = 0 }), false, ErrCorrupt},
-		{"integer size 9", mutate(func(s *synth) { s.intSize = 9 }), false, ErrCorrupt},
-		{"offset size 0", mutate(func(s *synth) { s.offSize = 0 }), false, ErrCorrupt},
-		{"offset size 17", mutate(func(s *synth) { s.offSize = 17 }), false, ErrCorrupt},
+		{"integer size 0", mutate(func(s *synth) { s.IntSize = 0 }), false, ErrCorrupt},
+		{"integer size 9", mutate(func(s *synth) { s.IntSize = 9 }), false, ErrCorrupt},
+		{"offset size 0", mutate(func(s *synth) { s.OffSize = 0 }), false, ErrCorrupt},
+		{"offset size 17", mutate(func(s *synth) { s.OffSize = 17 }), false, ErrCorrupt},
 		{"sign byte 2", raw(func(w *writer) { w.Write([]byte{2, 1, 0, 0, 0}) }), false, ErrCorrupt},
-		{"negative entry count", raw(func(w *writer) { w.int(-1) }), false, ErrCorrupt},
-		{"entry count over the limit", raw(func(w *writer) { w.int(maxTOCEntries + 1) }), false, ErrCorrupt},
-		{"entry count over the entries", raw(func(w *writer) { w.int(maxTOCEntries) }), false, ErrTruncated},
-		{"string length -2", raw(func(w *writer) { w.int(1); w.int(1); w.int(0); w.int(-2) }), false, ErrCorrupt},
-		{"string length over 1 GiB", raw(func(w *writer) { w.int(1); w.int(1); w.int(0); w.int(1<<30 + 1) }), false, ErrCorrupt},
-		{"string length beyond the input", raw(func(w *writer) { w.int(1); w.int(1); w.int(0); w.int(1 << 30); w.WriteString("0") }), false, ErrTruncated},
-		{"dump ID 0", mutate(func(s *synth) { s.entries[1].id = 0 }), false, ErrCorrupt},
-		{"negative dump ID", mutate(func(s *synth) { s.entries[1].id = -5 }), false, ErrCorrupt},
-		{"duplicate dump ID", mutate(func(s *synth) { s.entries[2].id = s.entries[1].id }), false, ErrCorrupt},
-		{"had-dumper 2", mutate(func(s *synth) { s.entries[1].hadDumper = 2 }), false, ErrCorrupt},
-		{"section 0", mutate(func(s *synth) { s.entries[1].section = 0 }), false, ErrCorrupt},
-		{"section 5", mutate(func(s *synth) { s.entries[1].section = 5 }), false, ErrCorrupt},
-		{"NULL description", mutate(func(s *synth) { s.entries[1].nullDesc = true }), false, ErrCorrupt},
-		{"relkind 256", mutate(func(s *synth) { s.entries[3].relkind = 256 }), false, ErrCorrupt},
-		{"dependency not a number", mutate(func(s *synth) { s.entries[3].deps = []string{"5x"} }), false, ErrCorrupt},
-		{"dependency negative", mutate(func(s *synth) { s.entries[3].deps = []string{"-5"} }), false, ErrCorrupt},
-		{"offset flag 0", mutate(func(s *synth) { s.entries[1].offFlag = 0 }), false, ErrCorrupt},
-		{"offset flag 4", mutate(func(s *synth) { s.entries[1].offFlag = 4 }), false, ErrCorrupt},
-		{"offset set for an entry without data", mutate(func(s *synth) { s.entries[1].offFlag = offsetSet }), false, ErrCorrupt},
-		{"offset beyond 64 bits", mutate(func(s *synth) { s.offSize = 9; s.entries[1].off = -1 }), false, ErrCorrupt},
+		{"negative entry count", raw(func(w *writer) { w.Int(-1) }), false, ErrCorrupt},
+		{"entry count over the limit", raw(func(w *writer) { w.Int(maxTOCEntries + 1) }), false, ErrCorrupt},
+		{"entry count over the entries", raw(func(w *writer) { w.Int(maxTOCEntries) }), false, ErrTruncated},
+		{"string length -2", raw(func(w *writer) { w.Int(1); w.Int(1); w.Int(0); w.Int(-2) }), false, ErrCorrupt},
+		{"string length over 1 GiB", raw(func(w *writer) { w.Int(1); w.Int(1); w.Int(0); w.Int(1<<30 + 1) }), false, ErrCorrupt},
+		{"string length beyond the input", raw(func(w *writer) { w.Int(1); w.Int(1); w.Int(0); w.Int(16<<20 - 1); w.WriteString("0") }), false, ErrTruncated},
+		{"string longer than the field limit", raw(func(w *writer) { w.Int(1); w.Int(1); w.Int(0); w.Int(16<<20 + 1); w.WriteString("0") }), false, ErrTooLarge},
+		{"dump ID 0", mutate(func(s *synth) { s.Entries[1].ID = 0 }), false, ErrCorrupt},
+		{"negative dump ID", mutate(func(s *synth) { s.Entries[1].ID = -5 }), false, ErrCorrupt},
+		{"duplicate dump ID", mutate(func(s *synth) { s.Entries[2].ID = s.Entries[1].ID }), false, ErrCorrupt},
+		{"had-dumper 2", mutate(func(s *synth) { s.Entries[1].HadDumper = 2 }), false, ErrCorrupt},
+		{"section 0", mutate(func(s *synth) { s.Entries[1].Section = 0 }), false, ErrCorrupt},
+		{"section 5", mutate(func(s *synth) { s.Entries[1].Section = 5 }), false, ErrCorrupt},
+		{"NULL description", mutate(func(s *synth) { s.Entries[1].NullDesc = true }), false, ErrCorrupt},
+		{"relkind 256", mutate(func(s *synth) { s.Entries[3].RelKind = 256 }), false, ErrCorrupt},
+		{"dependency not a number", mutate(func(s *synth) { s.Entries[3].Deps = []string{"5x"} }), false, ErrCorrupt},
+		{"dependency negative", mutate(func(s *synth) { s.Entries[3].Deps = []string{"-5"} }), false, ErrCorrupt},
+		{"offset flag 0", mutate(func(s *synth) { s.Entries[1].OffFlag = 0 }), false, ErrCorrupt},
+		{"offset flag 4", mutate(func(s *synth) { s.Entries[1].OffFlag = 4 }), false, ErrCorrupt},
+		{"offset set for an entry without data", mutate(func(s *synth) { s.Entries[1].OffFlag = offsetSet }), false, ErrCorrupt},
+		{"offset beyond 64 bits", mutate(func(s *synth) { s.OffSize = 9; s.Entries[1].Off = -1 }), false, ErrCorrupt},
 
-		{"block type 2", mutate(func(s *synth) { s.blocks[0].typ = 2 }), true, ErrCorrupt},
-		{"block type 0", mutate(func(s *synth) { s.blocks[0].typ = 0 }), true, ErrCorrupt},
-		{"block of an unknown entry", mutate(func(s *synth) { s.blocks[0].id = 77 }), true, ErrCorrupt},
-		{"block of an entry without data", mutate(func(s *synth) { s.blocks[0].id = 210 }), true, ErrCorrupt},
-		{"block of an entry without data offset", mutate(func(s *synth) { s.entry(3000).offFlag = offsetNoData }), true, ErrCorrupt},
-		{"two blocks for one entry", mutate(func(s *synth) { s.blocks[1] = s.blocks[0] }), true, ErrCorrupt},
-		{"large-object block for table data", mutate(func(s *synth) { s.blocks[0].typ = blockBlobs }), true, ErrCorrupt},
-		{"table-data block for large objects", mutate(func(s *synth) { s.blocks[1].typ = blockData }), true, ErrCorrupt},
-		{"missing block (pipe)", mutate(func(s *synth) { s.blocks = s.blocks[:1] }), true, ErrTruncated},
+		{"block type 2", mutate(func(s *synth) { s.Blocks[0].Type = 2 }), true, ErrCorrupt},
+		{"block type 0", mutate(func(s *synth) { s.Blocks[0].Type = 0 }), true, ErrCorrupt},
+		{"block of an unknown entry", mutate(func(s *synth) { s.Blocks[0].ID = 77 }), true, ErrCorrupt},
+		{"block of an entry without data", mutate(func(s *synth) { s.Blocks[0].ID = 210 }), true, ErrCorrupt},
+		{"block of an entry without data offset", mutate(func(s *synth) { s.Entry(3000).OffFlag = offsetNoData }), true, ErrCorrupt},
+		{"two blocks for one entry", mutate(func(s *synth) { s.Blocks[1] = s.Blocks[0] }), true, ErrCorrupt},
+		{"large-object block for table data", mutate(func(s *synth) { s.Blocks[0].Type = blockBlobs }), true, ErrCorrupt},
+		{"table-data block for large objects", mutate(func(s *synth) { s.Blocks[1].Type = blockData }), true, ErrCorrupt},
+		{"missing block (pipe)", mutate(func(s *synth) { s.Blocks = s.Blocks[:1] }), true, ErrTruncated},
 		{"missing block (file)", mutate(func(s *synth) {
-			s.seekable = true
-			s.encode() // sets both entries' offsets
-			s.seekable = false
-			s.blocks = s.blocks[:1]
+			s.Seekable = true
+			s.Encode() // sets both entries' offsets
+			s.Seekable = false
+			s.Blocks = s.Blocks[:1]
 		}), true, ErrTruncated},
-		{"no blocks at all (pipe)", mutate(func(s *synth) { s.blocks = nil }), true, ErrTruncated},
+		{"no blocks at all (pipe)", mutate(func(s *synth) { s.Blocks = nil }), true, ErrTruncated},
 		{"block at the wrong offset", mutate(func(s *synth) {
-			s.seekable = true
-			s.encode()
-			s.seekable = false
-			s.entry(3000).off++
+			s.Seekable = true
+			s.Encode()
+			s.Seekable = false
+			s.Entry(3000).Off++
 		}), true, ErrCorrupt},
 		{"block of an entry whose offset is not set, with offsets", mutate(func(s *synth) {
-			s.seekable = true
-			s.encode()
-			s.seekable = false
-			s.entry(3002).offFlag, s.entry(3002).off = offsetNotSet, 0
+			s.Seekable = true
+			s.Encode()
+			s.Seekable = false
+			s.Entry(3002).OffFlag, s.Entry(3002).Off = offsetNotSet, 0
 		}), true, ErrCorrupt},
 		{"blocks in the wrong order with offsets", mutate(func(s *synth) {
-			s.seekable = true
-			s.encode()
-			s.seekable = false
-			s.blocks[0], s.blocks[1] = s.blocks[1], s.blocks[0]
+			s.Seekable = true
+			s.Encode()
+			s.Seekable = false
+			s.Blocks[0], s.Blocks[1] = s.Blocks[1], s.Blocks[0]
 		}), true, ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,25 +317,25 @@ func TestSyntheticCorruption(t *testing.T) {
 	// A negative chunk length, and a large-object OID that is no OID: hand
 	// written after a valid TOC.
 	s := newSynth(14)
-	s.intSize = 8
-	s.blocks = nil
-	w := s.newWriter()
-	s.writeHeader(w)
-	s.writeTOC(w)
+	s.IntSize = 8
+	s.Blocks = nil
+	w := s.NewWriter()
+	s.WriteHeader(w)
+	s.WriteTOC(w)
 	toc := bytes.Clone(w.Bytes())
 	w.WriteByte(blockData)
-	w.int(3000)
-	w.int(-4)
+	w.Int(3000)
+	w.Int(-4)
 	checkErr(t, w.Bytes(), true, ErrCorrupt)
 
-	w = &writer{intSize: 8, offSize: 8}
+	w = &writer{IntSize: 8, OffSize: 8}
 	w.Write(toc)
 	w.WriteByte(blockData)
-	w.int(3000)
-	w.int(0)
+	w.Int(3000)
+	w.Int(0)
 	w.WriteByte(blockBlobs)
-	w.int(3002)
-	w.int(math.MaxUint32 + 1)
+	w.Int(3002)
+	w.Int(math.MaxUint32 + 1)
 	checkErr(t, w.Bytes(), true, ErrCorrupt)
 }
 
@@ -363,9 +364,9 @@ func checkErr(t *testing.T, data []byte, verifyOnly bool, want error) {
 // them); that is not a truncation.
 func TestSeekableArchiveWithoutSomeData(t *testing.T) {
 	s := newSynth(14)
-	s.seekable = true
-	s.blocks = s.blocks[:1] // the BLOBS entry keeps offset "not set"
-	a, err := Verify(bytes.NewReader(s.encode()))
+	s.Seekable = true
+	s.Blocks = s.Blocks[:1] // the BLOBS entry keeps offset "not set"
+	a, err := Verify(bytes.NewReader(s.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,10 +380,10 @@ func TestSeekableArchiveWithoutSomeData(t *testing.T) {
 // input's size.
 func TestLyingLengthsCostNothing(t *testing.T) {
 	w := header14()
-	w.int(1)             // one entry
-	w.int(1)             // dump ID
-	w.int(0)             // no dumper
-	w.int(1<<30 - 1)     // a table OID string of 1 GiB...
+	w.Int(1)             // one entry
+	w.Int(1)             // dump ID
+	w.Int(0)             // no dumper
+	w.Int(16<<20 - 1)    // a table OID string of 16 MiB (the limit)...
 	w.WriteString("160") // ...of which 3 bytes are there
 	data := w.Bytes()
 	for _, r := range []func() io.Reader{
@@ -404,7 +405,7 @@ func TestLyingLengthsCostNothing(t *testing.T) {
 
 	// A count of ten million entries with nothing behind it.
 	w = header14()
-	w.int(maxTOCEntries)
+	w.Int(maxTOCEntries)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -420,19 +421,19 @@ func TestLyingLengthsCostNothing(t *testing.T) {
 
 func TestImpossibleCreationTime(t *testing.T) {
 	s := newSynth(14)
-	s.tm = [7]int{0, 0, 25, 1, 0, 124, 0} // hour 25
-	h, err := ReadHeader(bytes.NewReader(s.encode()))
+	s.Tm = [7]int{0, 0, 25, 1, 0, 124, 0} // hour 25
+	h, err := ReadHeader(bytes.NewReader(s.Encode()))
 	if err != nil || !h.CreatedAt.IsZero() {
 		t.Errorf("hour 25: %v, %v; want a zero time and no error (pg_restore only warns)", h.CreatedAt, err)
 	}
-	s.tm = [7]int{0, 0, 0, 1, 0, -1901, 0} // year -1
-	if h, err := ReadHeader(bytes.NewReader(s.encode())); err != nil || !h.CreatedAt.IsZero() {
+	s.Tm = [7]int{0, 0, 0, 1, 0, -1901, 0} // year -1
+	if h, err := ReadHeader(bytes.NewReader(s.Encode())); err != nil || !h.CreatedAt.IsZero() {
 		t.Errorf("year -1: %v, %v; want a zero time and no error", h.CreatedAt, err)
 	}
-	w := &writer{intSize: 8}
-	w.int(math.MaxInt32 + 1)
-	s.intSize = 8
-	data := s.encode()
+	w := &writer{IntSize: 8}
+	w.Int(math.MaxInt32 + 1)
+	s.IntSize = 8
+	data := s.Encode()
 	// Patch tm_sec to a value beyond 32 bits: right after the level int.
 	at := 5 + 3 + 3 + 9
 	copy(data[at:], w.Bytes())

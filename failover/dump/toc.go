@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Entry is one TOC entry: one object of the dump (a schema, a table, the
@@ -109,7 +110,8 @@ func (a *Archive) index() {
 // It returns the errors of ReadHeader, and for the TOC: ErrTruncated when r
 // ends inside it, ErrCorrupt for impossible contents (a negative or huge
 // entry count or length, a duplicate or non-positive DumpID, an unknown
-// section or offset flag, a non-numeric dependency), or an I/O error from r.
+// section or offset flag, a non-numeric dependency), ErrTooLarge when it
+// exceeds DefaultLimits (use Limits.Read for others), or an I/O error from r.
 func Read(r io.Reader) (*Archive, error) {
 	d := newDecoder(r)
 	return read(d)
@@ -141,6 +143,10 @@ func readTOC(d *decoder, a *Archive) error {
 	a.Entries = make([]Entry, 0, min(count, 1024))
 	a.byID = make(map[int]int, min(count, 1024))
 	for i := 0; i < int(count); i++ {
+		if err := d.charge(entryCost, "", d.off); err != nil {
+			err.(*LimitError).What = fmt.Sprintf("TOC entry %d of %d", i+1, count)
+			return err
+		}
 		e, err := readEntry(d, i, int(count))
 		if err != nil {
 			return err
@@ -159,7 +165,7 @@ func readEntry(d *decoder, i, count int) (Entry, error) {
 	if err != nil {
 		what := fmt.Sprintf("TOC entry %d of %d", i+1, count)
 		if e.Desc != "" {
-			what += fmt.Sprintf(" (%s %s)", e.Desc, e.Tag)
+			what += fmt.Sprintf(" (%s %s)", clip(e.Desc), clip(e.Tag))
 		}
 		return e, fmt.Errorf("%s: %w", what, err)
 	}
@@ -286,6 +292,9 @@ func readEntryFields(d *decoder) (Entry, error) {
 		if n >= maxDeps {
 			return e, corrupt(at, "more than %d dependencies", maxDeps)
 		}
+		if err := d.charge(8, "dependency", at); err != nil {
+			return e, err
+		}
 		v, perr := strconv.Atoi(dep)
 		if perr != nil || v < 0 || v > math.MaxInt32 {
 			return e, corrupt(at, "dependency %q is not a dump ID", dep)
@@ -325,4 +334,17 @@ func inferSection(desc string) string {
 		return "POST-DATA"
 	}
 	return "PRE-DATA"
+}
+
+// clip shortens a string from the archive for an error message.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes)", len(s))
 }

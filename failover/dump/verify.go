@@ -39,9 +39,13 @@ func Verify(r io.Reader) (*Archive, error) {
 }
 
 // VerifyContext is Verify that gives up when ctx is done, returning
-// ctx.Err() wrapped; a multi-gigabyte archive takes a while to walk.
+// ctx.Err() wrapped; a multi-gigabyte archive takes a while to walk. Both
+// read under DefaultLimits; use Limits.Verify for others.
 func VerifyContext(ctx context.Context, r io.Reader) (*Archive, error) {
-	d := newDecoder(r)
+	return verify(ctx, newDecoder(r))
+}
+
+func verify(ctx context.Context, d *decoder) (*Archive, error) {
 	a, err := read(d)
 	if err != nil {
 		return nil, err
@@ -103,23 +107,23 @@ func walkData(ctx context.Context, d *decoder, a *Archive) error {
 		}
 		switch {
 		case !e.HadDumper || e.DataOffsetState == "no-data":
-			return corrupt(start, "data block for TOC entry %d (%s %s), which has no data", e.DumpID, e.Desc, e.Tag)
+			return corrupt(start, "data block for TOC entry %d (%s %s), which has no data", e.DumpID, clip(e.Desc), clip(e.Tag))
 		case seen[e.DumpID]:
-			return corrupt(start, "second data block for TOC entry %d (%s %s)", e.DumpID, e.Desc, e.Tag)
+			return corrupt(start, "second data block for TOC entry %d (%s %s)", e.DumpID, clip(e.Desc), clip(e.Tag))
 		case !expected[e.DumpID]:
 			// pg_dump records the offset of every block it writes once it
 			// can seek, so an entry without one has no block.
 			return corrupt(start, "data block for TOC entry %d (%s %s), whose data offset is not set in an archive that records offsets",
-				e.DumpID, e.Desc, e.Tag)
+				e.DumpID, clip(e.Desc), clip(e.Tag))
 		case e.DataOffsetState == "set" && e.DataOffset != start:
 			return corrupt(start, "data block for TOC entry %d (%s %s) starts at offset %d, the TOC says %d",
-				e.DumpID, e.Desc, e.Tag, start, e.DataOffset)
+				e.DumpID, clip(e.Desc), clip(e.Tag), start, e.DataOffset)
 		case (typ == blockBlobs) != (e.Desc == "BLOBS"):
-			return corrupt(start, "data block of type %d for TOC entry %d (%s %s)", typ, e.DumpID, e.Desc, e.Tag)
+			return corrupt(start, "data block of type %d for TOC entry %d (%s %s)", typ, e.DumpID, clip(e.Desc), clip(e.Tag))
 		}
 		seen[e.DumpID] = true
 		missing--
-		what := fmt.Sprintf("data block of TOC entry %d (%s %s)", e.DumpID, e.Desc, e.Tag)
+		what := fmt.Sprintf("data block of TOC entry %d (%s %s)", e.DumpID, clip(e.Desc), clip(e.Tag))
 
 		var size int64
 		if typ == blockData {
@@ -160,7 +164,7 @@ func walkData(ctx context.Context, d *decoder, a *Archive) error {
 		for _, e := range a.Entries {
 			if expected[e.DumpID] && !seen[e.DumpID] {
 				return fmt.Errorf("%w: input ends at offset %d after %d data blocks, %d missing; the first missing is TOC entry %d (%s %s)",
-					ErrTruncated, d.off, len(seen), missing, e.DumpID, e.Desc, e.Tag)
+					ErrTruncated, d.off, len(seen), missing, e.DumpID, clip(e.Desc), clip(e.Tag))
 			}
 		}
 	}
