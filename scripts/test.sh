@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (scripts/test-deps.sh),
 # checks formatting and vet, then runs every test against the real
-# components (MinIO, PostgreSQL, the Docker Engine).
+# components (MinIO, PostgreSQL, the Docker Engine), and, when run without
+# arguments (as CI does), fuzzes the fetch verification path for 20s
+# ($LIFEBOAT_FUZZTIME).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "${here}/.."
@@ -16,4 +18,11 @@ fi
 log "go vet"
 go vet ./...
 log "go test"
-exec go test -count=1 -timeout 40m "$@" ./...
+go test -count=1 -timeout 40m "$@" ./...
+if [ "$#" -eq 0 ]; then
+	# The whole fetch verification path (gzip, tar.gz, the pg_dump reader,
+	# the limits) under a short, fixed fuzzing run; its seeds already ran
+	# above as plain tests.
+	log "fuzz FuzzUnpack for ${LIFEBOAT_FUZZTIME:-20s}"
+	go test -run '^$' -fuzz '^FuzzUnpack$' -fuzztime "${LIFEBOAT_FUZZTIME:-20s}" -fuzzminimizetime 5s ./failover/archive
+fi

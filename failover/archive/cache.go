@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -62,17 +63,32 @@ type Entry struct {
 //	{dir}/{captured}_{keyhash}.dump   the pg_dump custom archive
 //	{dir}/{captured}_{keyhash}.json   its Manifest (the commit point)
 //	{dir}/.partial/                   downloads in progress (resumable)
+//
+// The cache only ever reads, lists and removes files of these names: any
+// other file in the directory (the operator's own dumps, say) is left
+// alone.
 type Cache struct {
 	Dir string
 }
 
+// The names the cache writes: archives and manifests, the temp files of
+// their atomic writes, and downloads in progress.
+var (
+	cacheName   = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|json)$`)
+	cacheTemp   = regexp.MustCompile(`^\.[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|json)\.tmp-[0-9]+$`)
+	partialName = regexp.MustCompile(`^\.?[0-9a-f]{16}\.(part|part\.state|unpack)(\.tmp-[0-9]+)?$`)
+)
+
 // PartialDir is where downloads in progress live.
 func (c *Cache) PartialDir() string { return filepath.Join(c.Dir, ".partial") }
 
-// Init creates the cache directories.
+// Init creates the cache directories (mode 0700) and checks that no other
+// user may write to them: an error wrapping fsutil.ErrUnsafePath says so.
 func (c *Cache) Init() error {
-	if err := os.MkdirAll(c.PartialDir(), 0o700); err != nil {
-		return fmt.Errorf("cache %s: %w", c.Dir, err)
+	for _, d := range []string{c.Dir, c.PartialDir()} {
+		if err := fsutil.MkdirPrivate(d); err != nil {
+			return fmt.Errorf("cache.dir %s: %w", c.Dir, err)
+		}
 	}
 	return nil
 }
@@ -92,20 +108,29 @@ func PartialName(key string) string {
 // List returns the verified archives, newest capture first. A .dump whose
 // manifest is missing or disagrees with it is not listed (Clean removes it).
 func (c *Cache) List() ([]Entry, error) {
-	matches, err := filepath.Glob(filepath.Join(c.Dir, "*.json"))
-	if err != nil {
+	des, err := os.ReadDir(c.Dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	var out []Entry
-	for _, m := range matches {
-		var man Manifest
-		if err := fsutil.ReadJSON(m, &man); err != nil || man.Version == 0 || man.DumpFile == "" {
+	for _, de := range des {
+		if !de.Type().IsRegular() || !cacheName.MatchString(de.Name()) || !strings.HasSuffix(de.Name(), ".json") {
 			continue
 		}
-		p := filepath.Join(c.Dir, filepath.Base(man.DumpFile))
-		st, err := os.Stat(p)
-		if err != nil || st.Size() != man.DumpSize {
+		m := filepath.Join(c.Dir, de.Name())
+		var man Manifest
+		if err := fsutil.ReadJSON(m, &man); err != nil || man.Version == 0 || !cacheName.MatchString(man.DumpFile) {
 			continue
+		}
+		p := filepath.Join(c.Dir, man.DumpFile)
+		st, err := os.Lstat(p)
+		if err != nil || !st.Mode().IsRegular() || st.Size() != man.DumpSize {
+			continue
+		}
+		// Manifests written before capture times were bounded by the
+		// upload time may carry a header's claim from the future.
+		if !man.LastModified.IsZero() && man.CapturedAt.After(man.LastModified.Add(clockSkew)) {
+			man.CapturedAt, man.TimeSource = man.LastModified, TimeFromLastModified
 		}
 		out = append(out, Entry{Manifest: man, Path: p, ManifestPath: m})
 	}
@@ -188,8 +213,9 @@ func (c *Cache) Prune(keep int, protect string) ([]Entry, error) {
 }
 
 // Clean removes leftovers of interrupted runs: dumps without a valid
-// manifest and temp files. Downloads in .partial are kept for resuming
-// unless older than maxPartialAge.
+// manifest and temp files, only ever of the names the cache writes.
+// Downloads in .partial are kept for resuming unless older than
+// maxPartialAge.
 func (c *Cache) Clean(maxPartialAge time.Duration) ([]string, error) {
 	valid := map[string]bool{}
 	l, err := c.List()
@@ -213,7 +239,7 @@ func (c *Cache) Clean(maxPartialAge time.Duration) ([]string, error) {
 		if de.IsDir() || valid[p] {
 			continue
 		}
-		if strings.HasSuffix(de.Name(), ".dump") || strings.HasSuffix(de.Name(), ".json") || strings.Contains(de.Name(), ".tmp-") {
+		if cacheName.MatchString(de.Name()) || cacheTemp.MatchString(de.Name()) {
 			if os.Remove(p) == nil {
 				removed = append(removed, p)
 			}
@@ -226,6 +252,9 @@ func (c *Cache) Clean(maxPartialAge time.Duration) ([]string, error) {
 				continue
 			}
 			p := filepath.Join(c.PartialDir(), de.Name())
+			if !partialName.MatchString(de.Name()) {
+				continue
+			}
 			if strings.HasSuffix(de.Name(), ".unpack") || time.Since(info.ModTime()) > maxPartialAge {
 				if os.Remove(p) == nil {
 					removed = append(removed, p)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,10 @@ type DownloadOptions struct {
 	// in the download workers): with parts the size of the upload's, they
 	// give a multipart ETag without a second pass.
 	PartMD5 bool
-	Log     *slog.Logger
+	// KeepFree is the room the download must leave on the file system
+	// (cache.min_free); checked before the space is reserved.
+	KeepFree FreeSpace
+	Log      *slog.Logger
 }
 
 // DownloadResult says what a Download did.
@@ -83,11 +87,14 @@ type downloadState struct {
 	MD5 map[int]string `json:"md5,omitempty"`
 }
 
-// Download fetches obj into the file dst with parallel ranged GETs. dst
-// and dst+".state" are kept when it fails so that the next call resumes;
-// they are discarded when the object changed in between (other ETag or
-// size). On success dst holds the object's bytes (not yet verified).
-// Errors wrap the Store's errors, ErrDiskFull, or the context's.
+// Download fetches obj into the file dst with parallel ranged GETs, each
+// pinned to obj's version (Store.OpenVersion). dst and dst+".state" are
+// kept when it fails so that the next call resumes; they are discarded
+// when the object changed in between (other ETag or size). On success dst
+// holds the object's bytes (not yet verified). Errors wrap the Store's
+// errors, ErrChanged when the object was overwritten during the download,
+// ErrDiskFull, fsutil.ErrUnsafePath when dst is a symbolic link, or the
+// context's.
 func Download(ctx context.Context, st Store, obj Object, dst string, o DownloadOptions) (DownloadResult, error) {
 	res, err := download(ctx, st, obj, dst, o)
 	if err != nil && o.Follow != nil {
@@ -125,11 +132,15 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 		os.Remove(dst)
 		state = downloadState{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, PartSize: o.PartSize}
 	}
-	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := fsutil.OpenNoFollow(dst, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return res, fmt.Errorf("download %s: %w", obj.Key, err)
 	}
 	defer f.Close()
+	if err := checkFree(filepath.Dir(dst), obj.Size-allocated(f), o.KeepFree,
+		fmt.Sprintf("downloading %s (%s)", obj.Key, humanBytes(obj.Size))); err != nil {
+		return res, err
+	}
 	if err := preallocate(f, obj.Size); err != nil {
 		return res, err
 	}
@@ -334,7 +345,7 @@ func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o D
 		if err := ctx.Err(); err != nil {
 			return got, fails, nil, err
 		}
-		rc, err := st.Open(ctx, obj.Key, off+got, n-got)
+		rc, err := st.OpenVersion(ctx, obj, off+got, n-got)
 		if err == nil {
 			var w int64
 			w, err = copyAt(ctx, f, off+got, rc, n-got, o, h)
@@ -348,7 +359,7 @@ func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o D
 			return got, fails, digest(), nil
 		}
 		if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrDenied) ||
-			errors.Is(err, ErrArchived) || errors.Is(err, ErrNoBucket) || ctx.Err() != nil {
+			errors.Is(err, ErrArchived) || errors.Is(err, ErrNoBucket) || errors.Is(err, ErrChanged) || ctx.Err() != nil {
 			return got, fails, nil, err
 		}
 		fails++
@@ -401,6 +412,19 @@ func copyAt(ctx context.Context, f *os.File, off int64, r io.ReadCloser, n int64
 			return written, rerr
 		}
 	}
+}
+
+// allocated returns the bytes of disk f already takes (a partial download
+// reserved by an earlier run).
+func allocated(f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Blocks * 512
+	}
+	return st.Size()
 }
 
 // preallocate reserves the whole object on disk, so that a full disk is

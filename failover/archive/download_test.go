@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/dump/dumptest"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -129,5 +132,34 @@ func TestDownloadGivesUpOnPersistentFailure(t *testing.T) {
 	_, err := Download(context.Background(), st, obj, filepath.Join(t.TempDir(), "p"), DownloadOptions{Concurrency: 1, PartSize: 1 << 20, Retries: 2, Backoff: time.Millisecond})
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("failed 3 times")) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPartialFilesAreNotFollowed (issue 8, item 6): a symbolic link at the
+// path of a download or of its unpacked dump must not make a root process
+// write through it.
+func TestPartialFilesAreNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+	st := newMemStore()
+	st.put("k", randomBytes(t, 3<<20), time.Now())
+	obj, _ := st.Head(context.Background(), "k")
+	part := filepath.Join(dir, "k.part")
+	os.Symlink(victim, part)
+	// A resumable download of this very object, as an interrupted run leaves.
+	fsutil.WriteJSONAtomic(part+".state", downloadState{Key: obj.Key, ETag: obj.ETag, Size: obj.Size, PartSize: 1 << 20, Done: []int{0}}, 0o600)
+	if _, err := Download(context.Background(), st, obj, part, DownloadOptions{PartSize: 1 << 20}); !errors.Is(err, fsutil.ErrUnsafePath) {
+		t.Fatalf("download to a symlink: %v, want ErrUnsafePath", err)
+	}
+	gz := filepath.Join(dir, "k.gz")
+	os.WriteFile(gz, gzipOf(dumptest.New(16).Encode()), 0o600)
+	unpack := filepath.Join(dir, "k.unpack")
+	os.Symlink(victim, unpack)
+	if _, err := Unpack(context.Background(), gz, unpack, WrapGzip, Expect{}, Limits{}); !errors.Is(err, fsutil.ErrUnsafePath) {
+		t.Fatalf("unpack to a symlink: %v, want ErrUnsafePath", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the symlinks' target was written: %q", b)
 	}
 }

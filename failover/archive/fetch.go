@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,8 @@ type Fetcher struct {
 	Keep     int
 	Download DownloadOptions
 	Scan     ScanOptions
+	// Limits bound what one archive may cost in memory and disk.
+	Limits Limits
 	// RestoreTier and RestoreDays are used for archived objects.
 	RestoreTier string
 	RestoreDays int
@@ -114,7 +117,8 @@ func (f *Fetcher) log() *slog.Logger {
 // Fetch downloads, verifies and caches an archive, then prunes the cache.
 // The cache only ever changes by gaining a fully verified archive (and
 // then losing the oldest beyond Keep). Errors wrap the Store's errors,
-// ErrNoArchive, ErrRestorePending, ErrChecksum, ErrCorrupt, ErrDiskFull or
+// ErrNoArchive, ErrRestorePending, ErrChecksum, ErrCorrupt, ErrDiskFull,
+// ErrTooLarge, ErrChanged (overwritten during two attempts in a row) or
 // the dump package's.
 func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, error) {
 	start := time.Now()
@@ -146,6 +150,9 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 			return res, err
 		}
 		res.Listing = l
+		if len(failed) == 0 {
+			res.Warnings = append(res.Warnings, l.Notices...)
+		}
 		c, ok := l.NewestCandidate()
 		if !ok && lastErr != nil {
 			res.Warnings = append(res.Warnings, failed...)
@@ -183,8 +190,19 @@ func (f *Fetcher) Fetch(ctx context.Context, req FetchRequest) (*FetchResult, er
 	return res, nil
 }
 
-// fetchOne fetches the candidate c into the cache and fills res.
+// fetchOne fetches the candidate c into the cache and fills res. An object
+// overwritten during the download is fetched again, once.
 func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest, res *FetchResult) error {
+	err := f.fetchVersion(ctx, cand, req, res)
+	if errors.Is(err, ErrChanged) {
+		f.log().Warn("the object was overwritten during the download: starting over", "key", cand.Key)
+		err = f.fetchVersion(ctx, cand, req, res)
+	}
+	return err
+}
+
+// fetchVersion fetches the version of the candidate that Head finds.
+func (f *Fetcher) fetchVersion(ctx context.Context, cand Candidate, req FetchRequest, res *FetchResult) error {
 	res.Key = cand.Key
 	res.Entry = nil
 	res.Status = ""
@@ -198,7 +216,9 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	if cand.CapturedAt.IsZero() {
 		cand.CapturedAt, cand.TimeSource = obj.LastModified, TimeFromLastModified
 		if !cand.Name.Time.IsZero() && cand.Name.ZoneKnown && !cand.Name.ArchiveCopy {
-			cand.CapturedAt, cand.TimeSource = cand.Name.Time, TimeFromName
+			if t, ok, _ := trustTime(cand.Name.Time, "name", obj); ok {
+				cand.CapturedAt, cand.TimeSource = t, TimeFromName
+			}
 		}
 	}
 	if obj.Size == 0 {
@@ -243,6 +263,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	defer cancelDownload()
 	opts := f.Download
 	opts.Follow = NewFollower()
+	opts.KeepFree = f.Limits.KeepFree
 	// A multipart ETag is checked from per-part MD5s computed by the
 	// download workers, in parallel, when download parts can be upload parts.
 	multipartETag := ""
@@ -258,7 +279,7 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 		res.DownloadSeconds = time.Since(dlStart).Seconds()
 	}()
 	follow := opts.Follow.Reader(ctx, partial)
-	un, wrap, err := UnpackFollowing(ctx, follow, partial, unpackTo, exp)
+	un, wrap, err := UnpackFollowing(ctx, follow, partial, unpackTo, exp, f.Limits)
 	follow.Close()
 	if err != nil {
 		// Bad bytes make the rest of the transfer pointless.
@@ -272,6 +293,11 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	if err != nil {
 		os.Remove(unpackTo)
 		if errors.Is(err, ErrDownloadStopped) || ctx.Err() != nil {
+			if errors.Is(dlErr, ErrChanged) {
+				// Parts of another version are worth nothing.
+				DiscardPartial(partial)
+				return fmt.Errorf("%s: %w: the download started over", obj.Key, dlErr)
+			}
 			// The download failed or was interrupted: what is on disk is
 			// kept for the next run to resume.
 			if dlErr != nil {
@@ -279,12 +305,18 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 			}
 			return err
 		}
-		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || errors.Is(err, ErrEncrypted) || isDumpError(err) {
+		if errors.Is(err, ErrChecksum) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotArchive) || errors.Is(err, ErrEncrypted) ||
+			errors.Is(err, ErrTooLarge) || isDumpError(err) {
 			// The bytes are bad: resuming them would not help.
 			DiscardPartial(partial)
 			return &VerifyError{Key: obj.Key, Err: err}
 		}
 		return err
+	}
+	if errors.Is(dlErr, ErrChanged) {
+		DiscardPartial(partial)
+		os.Remove(unpackTo)
+		return fmt.Errorf("%s: %w: the download started over", obj.Key, dlErr)
 	}
 	if dlErr != nil {
 		return dlErr
@@ -300,7 +332,14 @@ func (f *Fetcher) fetchOne(ctx context.Context, cand Candidate, req FetchRequest
 	}
 	sn := Sniffed{Wrap: wrap, Header: un.Archive.Header}
 	if !sn.Header.CreatedAt.IsZero() {
-		cand.CapturedAt, cand.TimeSource = sn.Header.CreatedAt.UTC(), TimeFromHeader
+		t, ok, note := trustTime(sn.Header.CreatedAt.UTC(), "pg_dump header", obj)
+		cand.CapturedAt, cand.TimeSource = t, TimeFromHeader
+		if !ok {
+			cand.TimeSource = TimeFromLastModified
+			if !slices.Contains(res.Warnings, note) {
+				res.Warnings = append(res.Warnings, note)
+			}
+		}
 	}
 	sum := un.Archive.Summary()
 	m := Manifest{
@@ -414,5 +453,5 @@ func multipartETagOf(parts [][]byte) string {
 
 func isDumpError(err error) bool {
 	return errors.Is(err, dump.ErrTruncated) || errors.Is(err, dump.ErrCorrupt) || errors.Is(err, dump.ErrNotArchive) ||
-		errors.Is(err, dump.ErrUnsupportedVersion) || errors.Is(err, dump.ErrUnsupportedFormat)
+		errors.Is(err, dump.ErrUnsupportedVersion) || errors.Is(err, dump.ErrUnsupportedFormat) || errors.Is(err, dump.ErrTooLarge)
 }

@@ -98,6 +98,16 @@ func (m *memStore) Head(ctx context.Context, key string) (Object, error) {
 }
 
 func (m *memStore) Open(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	return m.open(ctx, key, "", off, n)
+}
+
+// OpenVersion serves only the version with the ETag obj names, like S3's
+// If-Match.
+func (m *memStore) OpenVersion(ctx context.Context, obj Object, off, n int64) (io.ReadCloser, error) {
+	return m.open(ctx, obj.Key, obj.ETag, off, n)
+}
+
+func (m *memStore) open(ctx context.Context, key, ifMatch string, off, n int64) (io.ReadCloser, error) {
 	m.mu.Lock()
 	m.opens++
 	count, hook := m.opens, m.onOpen
@@ -120,6 +130,9 @@ func (m *memStore) Open(ctx context.Context, key string, off, n int64) (io.ReadC
 	o, ok := m.objs[key]
 	if !ok {
 		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
+	}
+	if ifMatch != "" && o.etag != ifMatch {
+		return nil, fmt.Errorf("get %s: %w (412 Precondition Failed)", key, ErrChanged)
 	}
 	if (o.class == "GLACIER" || o.class == "DEEP_ARCHIVE") && o.restore != "restored" {
 		return nil, fmt.Errorf("get %s: %w", key, ErrArchived)

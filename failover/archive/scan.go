@@ -46,6 +46,9 @@ type Candidate struct {
 	Sidecars []string `json:"sidecars,omitempty"`
 	// Cached is true when a verified copy is in the local cache.
 	Cached bool `json:"cached"`
+	// TimeNote says why a capture time the object claims (in its pg_dump
+	// header or its name) was not believed: it is later than the upload.
+	TimeNote string `json:"time_note,omitempty"`
 
 	bound time.Time // no data in the object can be newer than this
 	guess time.Time // capture time estimated before opening (name or LastModified)
@@ -64,6 +67,10 @@ type Listing struct {
 	// Warnings name objects newer than Newest that were not usable: a newer
 	// broken backup must never be passed over silently.
 	Warnings []string `json:"warnings"`
+	// Notices are worth a look but do not make a run fail: the prefix read
+	// as a folder, a capture time that was not believed, an archive whose
+	// name carries another app or database than its neighbours'.
+	Notices []string `json:"notices"`
 }
 
 // NewestCandidate returns the candidate named by Newest.
@@ -90,6 +97,11 @@ type ScanOptions struct {
 	// Exclude marks keys as unusable with the given reason without opening
 	// them (archives that already failed a full verification).
 	Exclude map[string]string
+	// Subfolders makes objects in folders below the prefix candidates too
+	// (s3.subfolders); by default only objects directly in the prefix's
+	// folder are, so that "backups/shop/" never picks "backups/shop/old/"
+	// or another app's folder.
+	Subfolders bool
 	// Now is the clock (for tests).
 	Now func() time.Time
 }
@@ -98,11 +110,36 @@ type ScanOptions struct {
 // object store's LastModified.
 const clockSkew = 15 * time.Minute
 
-// Scan lists prefix, classifies every object and finds the newest valid
+// Folder returns prefix as a folder: with a trailing "/" (an empty prefix,
+// the whole bucket, stays empty). "backups/shop" would also match
+// "backups/shop-staging/...".
+func Folder(prefix string) string {
+	if prefix == "" || strings.HasSuffix(prefix, "/") {
+		return prefix
+	}
+	return prefix + "/"
+}
+
+// trustTime returns the capture time an object's claim may be given: no
+// data can be newer than the object's upload, so a claim later than its
+// LastModified (plus clockSkew) is replaced by LastModified, and note says
+// so. Whoever writes to the bucket writes the claims; only the store
+// writes LastModified.
+func trustTime(claim time.Time, what string, ob Object) (t time.Time, fromClaim bool, note string) {
+	if !claim.After(ob.LastModified.Add(clockSkew)) {
+		return claim, true, ""
+	}
+	return ob.LastModified, false, fmt.Sprintf("%s: the %s says it was captured %s, after it was uploaded (%s): using the upload time (a pg_dump host far east of UTC, or a forged header)",
+		ob.Key, what, claim.UTC().Format(time.RFC3339), ob.LastModified.UTC().Format(time.RFC3339))
+}
+
+// Scan lists the folder prefix names (a missing trailing "/" is added, and
+// a notice says so), classifies every object and finds the newest valid
 // archive. Newest means the latest capture time, which is read from the
 // pg_dump header of the objects most likely to be newest, not from the
-// sort order of names. An object only counts once its first bytes show a
-// pg_dump custom archive. Errors are the Store's.
+// sort order of names, and is never later than the object's upload. An
+// object only counts once its first bytes show a pg_dump custom archive.
+// Errors are the Store's.
 func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -110,11 +147,16 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 	if o.MaxChecked <= 0 {
 		o.MaxChecked = 20
 	}
-	objs, err := st.List(ctx, prefix)
+	folder := Folder(prefix)
+	objs, err := st.List(ctx, folder)
 	if err != nil {
 		return nil, err
 	}
-	l := &Listing{Store: st.String(), Prefix: prefix, ScannedAt: o.Now().UTC(), Objects: len(objs), Warnings: []string{}}
+	l := &Listing{Store: st.String(), Prefix: folder, ScannedAt: o.Now().UTC(), Objects: len(objs), Warnings: []string{}, Notices: []string{}}
+	if folder != prefix {
+		l.Notices = append(l.Notices, fmt.Sprintf("s3.prefix %q is read as the folder %q (a prefix without a trailing / would also match %s-staging/ and the like): add the / to the config to silence this",
+			prefix, folder, prefix))
+	}
 	byKey := make(map[string]bool, len(objs))
 	for _, ob := range objs {
 		byKey[ob.Key] = true
@@ -124,8 +166,13 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 		c := Candidate{Object: ob, Name: ParseName(ob.Key), Status: StatusUnchecked}
 		c.CapturedAt, c.TimeSource = ob.LastModified, TimeFromLastModified
 		if !c.Name.Time.IsZero() && c.Name.ZoneKnown && !c.Name.ArchiveCopy {
-			c.CapturedAt, c.TimeSource = c.Name.Time, TimeFromName
+			if t, ok, note := trustTime(c.Name.Time, "name", ob); ok {
+				c.CapturedAt, c.TimeSource = t, TimeFromName
+			} else {
+				c.TimeNote = note
+			}
 		}
+		sub, inSub := subfolder(folder, ob.Key)
 		c.guess = c.CapturedAt
 		// A backup cannot hold data from after its upload, nor (for names
 		// written at capture or copy time) from after the time in its name.
@@ -144,6 +191,9 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 		switch {
 		case strings.HasSuffix(ob.Key, "/"):
 			c.Status, c.SkipReason = StatusSkipped, "folder marker"
+		case inSub && !o.Subfolders:
+			c.Status, c.SkipReason = StatusSkipped, fmt.Sprintf("%s %q below the prefix: only objects directly in %q are candidates (set s3.subfolders: true to include subfolders)",
+				subfolderReason, sub, folder)
 		case IsSidecar(ob.Key):
 			c.Status, c.SkipReason = StatusSkipped, "sidecar file ("+strings.TrimPrefix(path.Ext(ob.Key), ".")+"), not an archive"
 		case ob.Size == 0:
@@ -222,7 +272,8 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 	if bestKey != "" {
 		l.Newest = bestKey
 		for _, c := range l.Candidates {
-			if c.Status == StatusValid || (c.Status == StatusUnchecked && !capped) || c.SkipReason == "folder marker" || IsSidecar(c.Key) {
+			if c.Status == StatusValid || (c.Status == StatusUnchecked && !capped) || c.SkipReason == "folder marker" || IsSidecar(c.Key) ||
+				strings.HasPrefix(c.SkipReason, subfolderReason) {
 				continue
 			}
 			if c.CapturedAt.After(bestAt) {
@@ -231,7 +282,57 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			}
 		}
 	}
+	for _, c := range l.Candidates {
+		if c.TimeNote != "" && c.Status != StatusSkipped {
+			l.Notices = append(l.Notices, c.TimeNote)
+		}
+	}
+	l.Notices = append(l.Notices, strangers(l.Candidates)...)
 	return l, nil
+}
+
+// subfolderReason starts the skip reason of objects below the prefix.
+const subfolderReason = "in the subfolder"
+
+// subfolder returns the first folder of key below folder, if any.
+func subfolder(folder, key string) (string, bool) {
+	rel := strings.TrimPrefix(key, folder)
+	if i := strings.Index(rel, "/"); i >= 0 && i < len(rel)-1 {
+		return folder + rel[:i+1], true
+	}
+	return "", false
+}
+
+// strangers names the candidates whose key carries another app or
+// database than most of the others under the prefix: the prefix may span
+// two apps' backups, and a refresh would restore the wrong one.
+func strangers(cands []Candidate) []string {
+	type pair struct{ app, db string }
+	count := map[pair]int{}
+	for _, c := range cands {
+		if c.Name.App != "" && c.Status != StatusSkipped {
+			count[pair{c.Name.App, c.Name.Database}]++
+		}
+	}
+	if len(count) < 2 {
+		return nil
+	}
+	var common pair
+	for p, n := range count {
+		if n > count[common] || (n == count[common] && (p.app+p.db) < (common.app+common.db)) {
+			common = p
+		}
+	}
+	var out []string
+	for _, c := range cands {
+		p := pair{c.Name.App, c.Name.Database}
+		if c.Name.App == "" || c.Status == StatusSkipped || p == common {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s names app %q and database %q, unlike the %d other archive(s) here (app %q, database %q): does s3.prefix hold another app's backups?",
+			c.Key, p.app, p.db, count[common], common.app, common.db))
+	}
+	return out
 }
 
 // check reads the first bytes of c and fills in its status, wrap, header
@@ -263,7 +364,11 @@ func check(ctx context.Context, st Store, c *Candidate) error {
 	h := s.Header
 	c.Status, c.Wrap, c.Header = StatusValid, s.Wrap, &h
 	if !h.CreatedAt.IsZero() {
-		c.CapturedAt, c.TimeSource = h.CreatedAt.UTC(), TimeFromHeader
+		if t, ok, note := trustTime(h.CreatedAt.UTC(), "pg_dump header", c.Object); ok {
+			c.CapturedAt, c.TimeSource, c.TimeNote = t, TimeFromHeader, ""
+		} else {
+			c.CapturedAt, c.TimeSource, c.TimeNote = t, TimeFromLastModified, note
+		}
 	}
 	return nil
 }

@@ -29,6 +29,10 @@ var (
 	// ErrArchived: the object is in GLACIER or DEEP_ARCHIVE and must be
 	// restored before it can be read.
 	ErrArchived = errors.New("object is archived (restore needed)")
+	// ErrChanged: the object is no longer the version being read (it was
+	// overwritten or deleted since Head): the parts read so far belong to
+	// another version.
+	ErrChanged = errors.New("object changed while it was read")
 )
 
 // Object describes one stored object.
@@ -37,7 +41,10 @@ type Object struct {
 	Size         int64     `json:"size"`
 	LastModified time.Time `json:"last_modified"`
 	ETag         string    `json:"etag,omitempty"`
-	StorageClass string    `json:"storage_class"`
+	// VersionID is the object's version in a versioned bucket (Head
+	// only); empty when the bucket is not versioned.
+	VersionID    string `json:"version_id,omitempty"`
+	StorageClass string `json:"storage_class"`
 	// ChecksumSHA256 is the base64 SHA-256 the store keeps for the object
 	// (Head only), and ChecksumType is FULL_OBJECT or COMPOSITE.
 	ChecksumSHA256 string `json:"checksum_sha256,omitempty"`
@@ -72,6 +79,12 @@ type Store interface {
 	// the end). Errors wrap ErrNotFound, ErrArchived, ErrDenied or
 	// ErrUnreachable.
 	Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// OpenVersion is Open pinned to the version obj describes (as Head
+	// returned it): its VersionID when set, and its ETag either way, so
+	// that the parts of one download can never come from two versions.
+	// Errors are Open's, and ErrChanged when the object is no longer that
+	// version.
+	OpenVersion(ctx context.Context, obj Object, offset, length int64) (io.ReadCloser, error)
 	// RequestRestore asks for a temporary readable copy of an archived
 	// object; it succeeds when a restore is already under way.
 	RequestRestore(ctx context.Context, key, tier string, days int) error

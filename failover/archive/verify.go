@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
 // ErrChecksum is returned when downloaded bytes do not match what the
@@ -61,9 +62,10 @@ type Unpacked struct {
 // Unpack reads the downloaded object at src once, from start to end: it
 // hashes it and compares it with exp, unwraps gzip or tar.gz into dst, and
 // reads the pg_dump archive to its end (header, table of contents, every
-// data block). Errors wrap ErrChecksum, ErrCorrupt, ErrDiskFull or one of
-// the dump package's errors.
-func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, error) {
+// data block), within lim. Errors wrap ErrChecksum, ErrCorrupt,
+// ErrDiskFull, ErrTooLarge or one of the dump package's errors; dst is
+// removed when it fails.
+func Unpack(ctx context.Context, src, dst, wrap string, exp Expect, lim Limits) (Unpacked, error) {
 	f, err := os.Open(src)
 	if err != nil {
 		return Unpacked{DumpPath: src}, err
@@ -77,13 +79,13 @@ func Unpack(ctx context.Context, src, dst, wrap string, exp Expect) (Unpacked, e
 		return Unpacked{DumpPath: src}, fmt.Errorf("%w: downloaded %d bytes, the store says %d", ErrChecksum, st.Size(), exp.Size)
 	}
 	exp.Size = st.Size()
-	return unpackStream(ctx, bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20), src, dst, wrap, exp)
+	return unpackStream(ctx, bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20), src, dst, wrap, exp, lim)
 }
 
 // UnpackFollowing is Unpack reading the object from r (a download in
 // progress, see Follower) instead of a finished file at src; it detects
 // the wrapping from the first bytes. exp.Size must be the object's size.
-func UnpackFollowing(ctx context.Context, r io.Reader, src, dst string, exp Expect) (Unpacked, string, error) {
+func UnpackFollowing(ctx context.Context, r io.Reader, src, dst string, exp Expect, lim Limits) (Unpacked, string, error) {
 	br := bufio.NewReaderSize(r, max(SniffSize, 1<<20))
 	head, err := br.Peek(int(min(int64(SniffSize), exp.Size)))
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -93,13 +95,13 @@ func UnpackFollowing(ctx context.Context, r io.Reader, src, dst string, exp Expe
 	if err != nil {
 		return Unpacked{DumpPath: src}, "", err
 	}
-	un, err := unpackStream(ctx, br, src, dst, sn.Wrap, exp)
+	un, err := unpackStream(ctx, br, src, dst, sn.Wrap, exp, lim)
 	return un, sn.Wrap, err
 }
 
 // unpackStream is the single pass of Unpack over r, which holds exactly the
 // object's exp.Size bytes.
-func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp Expect) (Unpacked, error) {
+func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp Expect, lim Limits) (Unpacked, error) {
 	res := Unpacked{DumpPath: src}
 	res.Verified = append(res.Verified, "size")
 
@@ -123,11 +125,15 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 	var verr error
 	switch wrap {
 	case WrapNone:
-		res.Archive, verr = dump.Verify(obj)
+		if max := lim.MaxUnpackedSize; max > 0 && exp.Size > max {
+			return res, fmt.Errorf("%w: the dump is %s, more than download.max_unpacked_size (%s)", ErrTooLarge, humanBytes(exp.Size), humanBytes(max))
+		}
+		res.Archive, verr = lim.Dump.Verify(ctx, obj)
 		res.DumpSize = exp.Size
 	case WrapGzip, WrapTarGz:
 		res.DumpPath = dst
-		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(obj, dst, wrap)
+		guard := &unpackGuard{lim: lim, path: dst}
+		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, obj, dst, wrap, lim, guard, func() int64 { return counted.n })
 	default:
 		return res, fmt.Errorf("%w: cannot unpack %q", ErrNotArchive, wrap)
 	}
@@ -138,8 +144,11 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 		if errors.Is(verr, ErrDownloadStopped) {
 			return res, verr
 		}
-		if errors.Is(verr, ErrDiskFull) || errors.Is(verr, ErrCorrupt) || errors.Is(verr, ErrNotArchive) {
+		if errors.Is(verr, ErrDiskFull) || errors.Is(verr, ErrCorrupt) || errors.Is(verr, ErrNotArchive) || errors.Is(verr, ErrTooLarge) {
 			return res, verr
+		}
+		if errors.Is(verr, dump.ErrTooLarge) {
+			return res, limitHint(verr)
 		}
 		return res, fmt.Errorf("%w: %w", ErrCorrupt, verr)
 	}
@@ -198,17 +207,24 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 
 // unwrap decompresses a gzip (or tar.gz) stream into dst while reading the
 // pg_dump archive to its end, and returns it with the dump's size and hash.
-func unwrap(r io.Reader, dst, wrap string) (*dump.Archive, int64, string, error) {
-	zr, err := gzip.NewReader(r)
+// guard sees every byte before it is written; compressed says how many
+// bytes of r were read so far. dst is removed on failure.
+func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guard io.Writer, compressed func() int64) (a *dump.Archive, size int64, sha string, err error) {
+	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
 	}
+	// Every decompressed byte counts against the ratio, written or not.
+	zr := &ratioReader{r: gz, max: lim.MaxRatio, compressed: compressed}
 	var inner io.Reader = zr
 	if wrap == WrapTarGz {
 		tr := tar.NewReader(zr)
 		found := false
 		for !found {
 			hdr, err := tr.Next()
+			if errors.Is(err, ErrTooLarge) {
+				return nil, 0, "", err
+			}
 			if err != nil {
 				return nil, 0, "", fmt.Errorf("%w: no pg_dump archive in the tar file (%v)", ErrNotArchive, err)
 			}
@@ -221,16 +237,22 @@ func unwrap(r io.Reader, dst, wrap string) (*dump.Archive, int64, string, error)
 			}
 		}
 	}
-	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	out, err := fsutil.OpenNoFollow(dst, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, "", err
 	}
-	defer out.Close()
-	bw := bufio.NewWriterSize(out, 1<<20)
+	defer func() {
+		out.Close()
+		if err != nil {
+			os.Remove(dst)
+		}
+	}()
+	bw := bufio.NewWriterSize(out, spaceCheckEvery)
 	sum := sha256.New()
 	cw := &countWriter{}
-	tee := io.TeeReader(inner, &failWriter{w: io.MultiWriter(bw, sum, cw), path: dst})
-	a, err := dump.Verify(tee)
+	// The guard goes first: past a limit, nothing more reaches the disk.
+	tee := io.TeeReader(inner, &failWriter{w: io.MultiWriter(guard, bw, sum, cw), path: dst})
+	a, err = lim.Dump.Verify(ctx, tee)
 	if err != nil {
 		var fw *failWriteError
 		if errors.As(err, &fw) {
@@ -239,10 +261,20 @@ func unwrap(r io.Reader, dst, wrap string) (*dump.Archive, int64, string, error)
 		return nil, 0, "", err
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
+		var fw *failWriteError
+		if errors.As(err, &fw) {
+			return nil, 0, "", fw.err
+		}
+		if errors.Is(err, ErrTooLarge) {
+			return nil, 0, "", err
+		}
 		return nil, 0, "", fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	// Read the gzip stream to its end so its CRC is checked too.
 	if _, err := io.Copy(io.Discard, zr); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return nil, 0, "", err
+		}
 		return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -326,6 +358,9 @@ func (e *failWriteError) Unwrap() error { return e.err }
 
 func (f *failWriter) Write(p []byte) (int, error) {
 	n, err := f.w.Write(p)
+	if errors.Is(err, ErrDiskFull) || errors.Is(err, ErrTooLarge) {
+		return n, &failWriteError{err: err} // a limit, already explained
+	}
 	if err != nil {
 		return n, &failWriteError{err: diskErr(f.path, err)}
 	}

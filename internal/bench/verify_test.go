@@ -93,7 +93,7 @@ func benchUnpack(b *testing.B, src, wrap string) {
 	b.SetBytes(exp.Size)
 	b.ResetTimer()
 	for range b.N {
-		un, err := archive.Unpack(context.Background(), src, dst, wrap, exp)
+		un, err := archive.Unpack(context.Background(), src, dst, wrap, exp, archive.Limits{})
 		if err != nil {
 			b.Fatal(err)
 		}

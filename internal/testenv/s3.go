@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -195,9 +196,18 @@ func (s *S3) shutdown() {
 // CreateBucket creates a bucket.
 func (s *S3) CreateBucket(t testing.TB, bucket string) {
 	t.Helper()
-	_, err := s.Client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	if err != nil {
-		t.Fatalf("testenv: creating bucket %q: %v", bucket, err)
+	// On a loaded machine MinIO may report ready a moment before it
+	// accepts writes ("Server not initialized yet"): wait for that too.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := s.Client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "XMinioServerNotInitialized") || time.Now().After(deadline) {
+			t.Fatalf("testenv: creating bucket %q: %v", bucket, err)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 

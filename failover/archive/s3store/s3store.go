@@ -153,6 +153,7 @@ func (s *Store) Head(ctx context.Context, key string) (archive.Object, error) {
 		Size:           aws.ToInt64(h.ContentLength),
 		LastModified:   aws.ToTime(h.LastModified).UTC(),
 		ETag:           strings.Trim(aws.ToString(h.ETag), `"`),
+		VersionID:      versionID(h.VersionId),
 		StorageClass:   storageClass(string(h.StorageClass)),
 		ChecksumSHA256: aws.ToString(h.ChecksumSHA256),
 		ChecksumType:   string(h.ChecksumType),
@@ -189,7 +190,26 @@ func (s *Store) PartSize(ctx context.Context, key string) (int64, error) {
 
 // Open returns a reader of the byte range [offset, offset+length).
 func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key)}
+	return s.get(ctx, &s3.GetObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(key)}, offset, length)
+}
+
+// OpenVersion is Open of the version obj describes: GetObject with its
+// VersionId (versioned buckets) and If-Match its ETag, so that a download
+// never stitches parts of two versions together. A 412 Precondition
+// Failed (or a version that is gone) is ErrChanged.
+func (s *Store) OpenVersion(ctx context.Context, obj archive.Object, offset, length int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.opts.Bucket), Key: aws.String(obj.Key)}
+	if obj.ETag != "" {
+		in.IfMatch = aws.String(`"` + obj.ETag + `"`)
+	}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	return s.get(ctx, in, offset, length)
+}
+
+func (s *Store) get(ctx context.Context, in *s3.GetObjectInput, offset, length int64) (io.ReadCloser, error) {
+	key := aws.ToString(in.Key)
 	switch {
 	case length > 0:
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
@@ -201,6 +221,15 @@ func (s *Store) Open(ctx context.Context, key string, offset, length int64) (io.
 		return nil, s.wrap("get s3://"+s.opts.Bucket+"/"+key, err)
 	}
 	return out.Body, nil
+}
+
+// versionID is a HeadObject's version: empty when the bucket is not
+// versioned (S3 then says "null").
+func versionID(v *string) string {
+	if id := aws.ToString(v); id != "null" {
+		return id
+	}
+	return ""
 }
 
 // RequestRestore starts a GLACIER / DEEP_ARCHIVE restore of key.
@@ -250,6 +279,10 @@ func (s *Store) wrap(op string, err error) error {
 		switch ae.ErrorCode() {
 		case "NoSuchBucket":
 			return fmt.Errorf("%s: %w: bucket %q does not exist (check s3.bucket and s3.endpoint)", op, archive.ErrNoBucket, s.opts.Bucket)
+		case "PreconditionFailed":
+			return fmt.Errorf("%s: %w: its ETag is no longer the one the download started with", op, archive.ErrChanged)
+		case "NoSuchVersion":
+			return fmt.Errorf("%s: %w: the version the download started with is gone", op, archive.ErrChanged)
 		case "NoSuchKey", "NotFound":
 			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
 		case "InvalidObjectState":
@@ -273,6 +306,8 @@ func (s *Store) wrap(op string, err error) error {
 				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)
 			}
 			return fmt.Errorf("%s: %w", op, archive.ErrWrongRegion)
+		case code == http.StatusPreconditionFailed:
+			return fmt.Errorf("%s: %w", op, archive.ErrChanged)
 		case code == http.StatusNotFound:
 			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
 		case code == http.StatusForbidden:

@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
@@ -184,5 +188,50 @@ func TestNoCredentialsIsNotAnOutage(t *testing.T) {
 	_, err := st.List(context.Background(), "")
 	if !errors.Is(err, archive.ErrDenied) || errors.Is(err, archive.ErrUnreachable) || !strings.Contains(err.Error(), "s3.credentials_file") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestOpenVersionPinsTheObject: a read pinned to what Head saw fails with
+// ErrChanged once the object is overwritten; in a versioned bucket it goes
+// on reading the version it started with.
+func TestOpenVersionPinsTheObject(t *testing.T) {
+	s := testenv.StartS3(t)
+	for _, versioned := range []bool{false, true} {
+		bucket := map[bool]string{false: "plain", true: "versioned"}[versioned]
+		s.CreateBucket(t, bucket)
+		if versioned {
+			_, err := s.Client.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
+				Bucket:                  aws.String(bucket),
+				VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := newStore(t, s, bucket)
+		s.Put(t, bucket, "k.dump", []byte("version one"))
+		obj, err := st.Head(context.Background(), "k.dump")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (obj.VersionID != "") != versioned {
+			t.Fatalf("%s bucket: version id %q", bucket, obj.VersionID)
+		}
+		s.Put(t, bucket, "k.dump", []byte("version two"))
+		rc, err := st.OpenVersion(context.Background(), obj, 8, 3)
+		if !versioned {
+			if !errors.Is(err, archive.ErrChanged) {
+				t.Fatalf("plain bucket, overwritten object: %v, want ErrChanged", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("versioned bucket: %v", err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(b) != "one" {
+			t.Fatalf("versioned bucket: read %q, want the first version's bytes", b)
+		}
 	}
 }
