@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/notify"
 	"github.com/spf13/viper"
@@ -71,10 +73,13 @@ type Metrics struct {
 type Serve struct {
 	// Listen is the address of the status page, /metrics and the hooks.
 	Listen string `mapstructure:"listen" json:"listen" yaml:"listen"`
-	// HookSecretFile holds the key (mode 0600) that signs hook requests
-	// (HMAC-SHA256 of the body, hex, in X-Lifeboat-Signature: sha256=…).
-	// Empty: hooks are disabled.
+	// HookSecretFile holds the key (mode 0600, at least 16 bytes) that
+	// signs hook requests: X-Lifeboat-Signature: t=<unix seconds>,v1=<hex
+	// HMAC-SHA256 of "<t>.<METHOD>.<path>.<body>">. Empty: hooks are disabled.
 	HookSecretFile string `mapstructure:"hook_secret_file" json:"hook_secret_file" yaml:"hook_secret_file"`
+	// GitHubSignatures also accepts GitHub's X-Hub-Signature-256 (an HMAC
+	// of the body only, with the same key), each X-GitHub-Delivery once.
+	GitHubSignatures bool `mapstructure:"github_signatures" json:"github_signatures" yaml:"github_signatures"`
 	// PublicURL is how people reach the server, for links in notifications.
 	PublicURL string `mapstructure:"public_url" json:"public_url" yaml:"public_url"`
 }
@@ -103,9 +108,13 @@ type App struct {
 type S3 struct {
 	Bucket string `mapstructure:"bucket" json:"bucket" yaml:"bucket"`
 	// Prefix is the folder the backup job writes to, e.g.
-	// "backups/your-app/HEROKU_POSTGRESQL_NAVY_URL/".
+	// "backups/your-app/HEROKU_POSTGRESQL_NAVY_URL/"; a missing trailing
+	// "/" is added (and said).
 	Prefix string `mapstructure:"prefix" json:"prefix" yaml:"prefix"`
-	Region string `mapstructure:"region" json:"region" yaml:"region"`
+	// Subfolders makes objects in folders below the prefix candidates too;
+	// by default only objects directly in it are.
+	Subfolders bool   `mapstructure:"subfolders" json:"subfolders" yaml:"subfolders"`
+	Region     string `mapstructure:"region" json:"region" yaml:"region"`
 	// Endpoint and PathStyle are for S3-compatible stores (MinIO, R2, B2…).
 	Endpoint  string `mapstructure:"endpoint" json:"endpoint" yaml:"endpoint"`
 	PathStyle bool   `mapstructure:"path_style" json:"path_style" yaml:"path_style"`
@@ -129,6 +138,10 @@ type Cache struct {
 	Dir string `mapstructure:"dir" json:"dir" yaml:"dir"`
 	// Keep is how many verified archives to keep (newest first).
 	Keep int `mapstructure:"keep" json:"keep" yaml:"keep"`
+	// MinFree is the room a fetch leaves free on the cache's file system,
+	// for the database volumes that usually share it: a share ("10%") or a
+	// size ("20GiB").
+	MinFree FreeSpace `mapstructure:"min_free" json:"min_free" yaml:"min_free"`
 }
 
 // Download tunes the transfer from S3.
@@ -142,6 +155,32 @@ type Download struct {
 	// CheckedCandidates caps how many objects are opened to read their
 	// pg_dump header when looking for the newest valid archive.
 	CheckedCandidates int `mapstructure:"checked_candidates" json:"checked_candidates" yaml:"checked_candidates"`
+	// MaxUnpackedSize stops a fetch whose dump grows past it; 0: no limit
+	// (cache.min_free still applies).
+	MaxUnpackedSize ByteSize `mapstructure:"max_unpacked_size" json:"max_unpacked_size" yaml:"max_unpacked_size"`
+	// MaxUnpackRatio stops unpacking a gzip once the dump is this many
+	// times the object bytes read (past the first 64MiB): a decompression bomb.
+	MaxUnpackRatio float64 `mapstructure:"max_unpack_ratio" json:"max_unpack_ratio" yaml:"max_unpack_ratio"`
+	// MaxTOCSize and MaxFieldSize bound the memory the pg_dump reader may
+	// use for an archive's table of contents, and for one string of it.
+	MaxTOCSize   ByteSize `mapstructure:"max_toc_size" json:"max_toc_size" yaml:"max_toc_size"`
+	MaxFieldSize ByteSize `mapstructure:"max_field_size" json:"max_field_size" yaml:"max_field_size"`
+}
+
+// DumpLimits are the pg_dump reader's limits of this config.
+func (d Download) DumpLimits() dump.Limits {
+	return dump.Limits{MaxTOCSize: int64(d.MaxTOCSize), MaxFieldSize: int64(d.MaxFieldSize)}
+}
+
+// FetchLimits are what one archive may cost a fetch of this app.
+func (a *App) FetchLimits() archive.Limits {
+	bytes, percent, _ := a.Cache.MinFree.Parse()
+	return archive.Limits{
+		Dump:            a.Download.DumpLimits(),
+		MaxUnpackedSize: int64(a.Download.MaxUnpackedSize),
+		MaxRatio:        a.Download.MaxUnpackRatio,
+		KeepFree:        archive.FreeSpace{Bytes: bytes, Percent: percent},
+	}
 }
 
 // Database is how the standby database is restored and verified.
@@ -470,6 +509,18 @@ func (c *Config) applyDefaults() {
 		if a.Cache.Keep == 0 {
 			a.Cache.Keep = 2
 		}
+		if a.Cache.MinFree == "" {
+			a.Cache.MinFree = "10%"
+		}
+		if a.Download.MaxUnpackRatio == 0 {
+			a.Download.MaxUnpackRatio = archive.DefaultMaxRatio
+		}
+		if a.Download.MaxTOCSize == 0 {
+			a.Download.MaxTOCSize = ByteSize(dump.DefaultLimits.MaxTOCSize)
+		}
+		if a.Download.MaxFieldSize == 0 {
+			a.Download.MaxFieldSize = ByteSize(dump.DefaultLimits.MaxFieldSize)
+		}
 		if a.S3.Region == "" {
 			a.S3.Region = "us-east-1"
 		}
@@ -708,6 +759,11 @@ func (c *Config) Validate() error {
 		if err := checkSecretFile(f); err != nil {
 			add("serve.hook_secret_file", "%v", err)
 		}
+	} else if c.Serve.GitHubSignatures {
+		add("serve.github_signatures", "needs serve.hook_secret_file (the key GitHub signs with)")
+	}
+	if err := checkStateDir(c.StateDir); err != nil {
+		add("state_dir", "%v", err)
 	}
 	seen := map[string]bool{}
 	for i, a := range c.Apps {
@@ -751,6 +807,24 @@ func (c *Config) Validate() error {
 		}
 		if a.Cache.Keep < 1 {
 			add(key+".cache.keep", "must be at least 1, got %d", a.Cache.Keep)
+		}
+		if _, _, err := a.Cache.MinFree.Parse(); err != nil {
+			add(key+".cache.min_free", "%v", err)
+		}
+		if err := checkStateDir(a.Cache.Dir); err != nil {
+			add(key+".cache.dir", "%v", err)
+		}
+		if a.Download.MaxUnpackedSize < 0 {
+			add(key+".download.max_unpacked_size", "must be 0 (no limit) or a size, got %s", a.Download.MaxUnpackedSize)
+		}
+		if a.Download.MaxUnpackRatio < 2 {
+			add(key+".download.max_unpack_ratio", "must be at least 2, got %g", a.Download.MaxUnpackRatio)
+		}
+		if a.Download.MaxTOCSize < 1<<20 || a.Download.MaxTOCSize > 16<<30 {
+			add(key+".download.max_toc_size", "must be between 1MiB and 16GiB, got %s", a.Download.MaxTOCSize)
+		}
+		if a.Download.MaxFieldSize < 64<<10 || a.Download.MaxFieldSize > 1<<30 || a.Download.MaxFieldSize > a.Download.MaxTOCSize {
+			add(key+".download.max_field_size", "must be between 64KiB and 1GiB, and at most download.max_toc_size, got %s", a.Download.MaxFieldSize)
 		}
 		if a.Download.Concurrency < 1 || a.Download.Concurrency > 256 {
 			add(key+".download.concurrency", "must be between 1 and 256, got %d", a.Download.Concurrency)
@@ -804,12 +878,41 @@ func (c *Config) App(name string) (*App, error) {
 
 func checkSecretFile(path string) error { return fsutil.CheckSecretFile(path) }
 
-// Redacted returns a copy fit for printing. Secrets are only ever named by
-// path in the config (credentials_file and friends), so nothing needs to be
-// cut today; fields that carry secret values are masked here as they appear.
+// checkStateDir checks a directory Lifeboat writes to, when it exists
+// already (else Lifeboat creates it, mode 0700): no other user may write
+// to it, or own it.
+func checkStateDir(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return fsutil.CheckPrivateDir(path)
+}
+
+// Masked stands for a secret value in printed config.
+const Masked = "********"
+
+// Redacted returns a copy fit for printing: secrets are only ever named by
+// path in the config, except config-var values (app.vars,
+// app.serving_vars), which are masked here, as are notifier secrets given
+// inline.
 func (c *Config) Redacted() Config {
 	out := *c
 	out.Apps = append([]App(nil), c.Apps...)
+	for i := range out.Apps {
+		st := &out.Apps[i].Stack
+		st.Vars, st.ServingVars = maskValues(st.Vars), maskValues(st.ServingVars)
+	}
 	out.Notify = c.Notify.Redacted()
+	return out
+}
+
+func maskValues(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k := range m {
+		out[k] = Masked
+	}
 	return out
 }

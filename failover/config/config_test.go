@@ -1,12 +1,16 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
-	"github.com/lifeboat-dr/lifeboat/templates"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lifeboat-dr/lifeboat/templates"
 )
 
 func write(t *testing.T, body string) string {
@@ -136,5 +140,92 @@ func TestExampleConfigIsValid(t *testing.T) {
 	a := c.Apps[0]
 	if a.Name != "your-app" || a.Stack.Processes["web"].Count != 1 || len(a.Database.Checks) != 1 || a.Stack.Vars["RAILS_LOG_TO_STDOUT"] != "1" {
 		t.Fatalf("example resolved to %+v", a)
+	}
+}
+
+// TestSecretFileMustBelongToTheUser (issue 8, item 7): a 0600 file owned by
+// another user passes a mode check, but that user can rewrite it.
+func TestSecretFileMustBelongToTheUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test changes a file's owner: run it as root (as CI does)")
+	}
+	secret := filepath.Join(t.TempDir(), "hook-secret")
+	os.WriteFile(secret, []byte("0123456789abcdef0123"), 0o600)
+	os.Chown(secret, 65534, -1)
+	_, err := Load(write(t, "serve: {hook_secret_file: "+secret+"}\napps:\n  - name: shop\n    s3: {bucket: b}\n"))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "serve.hook_secret_file") || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Fatalf("a 0600 hook secret owned by nobody: %v", err)
+	}
+}
+
+// TestRedactedMasksVars (item 8): config check must not print config-var
+// values, which hold API keys.
+func TestRedactedMasksVars(t *testing.T) {
+	c, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    app:\n      image: x\n      vars: {STRIPE_KEY: sk_live_4eC39HqLyjWDarjtT1zdp7dc}\n      serving_vars: {MAIL_PASSWORD: hunter2hunter2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redacted()
+	b, _ := yaml.Marshal(r)
+	j, _ := json.Marshal(r)
+	for _, out := range []string{string(b), string(j)} {
+		if strings.Contains(out, "sk_live") || strings.Contains(out, "hunter2") || !strings.Contains(out, "STRIPE_KEY") || !strings.Contains(out, Masked) {
+			t.Errorf("printed config:\n%s", out)
+		}
+	}
+	if c.Apps[0].Stack.Vars["STRIPE_KEY"] != "sk_live_4eC39HqLyjWDarjtT1zdp7dc" {
+		t.Error("Redacted changed the config itself")
+	}
+}
+
+// TestStateDirsMustBePrivate (item 6): a state_dir or cache.dir that other
+// users may write to is refused, naming the key.
+func TestStateDirsMustBePrivate(t *testing.T) {
+	open := filepath.Join(t.TempDir(), "state")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	_, err := Load(write(t, "state_dir: "+open+"\napps:\n  - name: shop\n    s3: {bucket: b}\n"))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "state_dir: ") || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("a world-writable state_dir: %v", err)
+	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	os.Mkdir(cache, 0o770)
+	os.Chmod(cache, 0o770)
+	_, err = Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    cache: {dir: "+cache+"}\n"))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "apps[shop].cache.dir") {
+		t.Fatalf("a group-writable cache.dir: %v", err)
+	}
+}
+
+func TestLimitsAndFreeSpace(t *testing.T) {
+	c, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Apps[0].FetchLimits()
+	if l.KeepFree.Percent != 10 || l.MaxUnpackedSize != 0 || l.MaxRatio != 200 || l.Dump.MaxTOCSize != 32<<20 || l.Dump.MaxFieldSize != 16<<20 {
+		t.Fatalf("default limits: %+v", l)
+	}
+	c, err = Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    cache: {min_free: 20GiB}\n    download: {max_unpacked_size: 50GiB, max_toc_size: 256MiB}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Apps[0].FetchLimits(); l.KeepFree.Bytes != 20<<30 || l.MaxUnpackedSize != 50<<30 || l.Dump.MaxTOCSize != 256<<20 {
+		t.Fatalf("limits: %+v", l)
+	}
+	for body, want := range map[string]string{
+		"    cache: {min_free: 95%}\n":               "cache.min_free",
+		"    cache: {min_free: lots}\n":              "cache.min_free",
+		"    download: {max_toc_size: 1KiB}\n":       "download.max_toc_size",
+		"    download: {max_field_size: 2GiB}\n":     "download.max_field_size",
+		"    download: {max_unpack_ratio: 1}\n":      "download.max_unpack_ratio",
+		"    download: {max_unpacked_size: -1GiB}\n": "max_unpacked_size",
+	} {
+		if _, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n"+body)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", body, err, want)
+		}
+	}
+	if _, err := Load(write(t, "serve: {github_signatures: true}\napps:\n  - name: shop\n    s3: {bucket: b}\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "serve.github_signatures") {
+		t.Errorf("github_signatures without a secret: %v", err)
 	}
 }

@@ -107,3 +107,24 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// FreeSpace is room to keep free on a file system, written in config as a
+// share of its size ("10%") or a size ("20GiB").
+type FreeSpace string
+
+// Parse returns the size in bytes, or the share in percent (0-90).
+func (f FreeSpace) Parse() (bytes int64, percent float64, err error) {
+	s := strings.TrimSpace(string(f))
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || v < 0 || v > 90 {
+			return 0, 0, fmt.Errorf("%q: a share of the disk must be between 0%% and 90%%", s)
+		}
+		return 0, v, nil
+	}
+	b, err := ParseByteSize(s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q is neither a share of the disk (10%%) nor a size (20GiB)", s)
+	}
+	return int64(b), 0, nil
+}
