@@ -1,9 +1,23 @@
 // Package web is `lifeboat serve`: a small HTTP server on the VPS with a
 // status page (each app's standby, data age, last refresh, last drill with
 // its report), the Prometheus metrics, and hooks that trigger a refresh or
-// a drill (for an S3 event notification or a deploy hook), authenticated
-// with an HMAC-SHA256 signature of the body. Triggers are single-flight: a
-// trigger while a run is going on is coalesced into at most one follow-up.
+// a drill (for an S3 event notification or a deploy hook). Triggers are
+// single-flight: a trigger while a run is going on is coalesced into at
+// most one follow-up.
+//
+// # Hook signatures
+//
+// A hook request carries
+//
+//	X-Lifeboat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
+//
+// where the HMAC, keyed with the hook secret, covers "<t>.<METHOD>.<path>.<body>"
+// (e.g. "1767225600.POST./hooks/shop/refresh.{}"). A signature therefore
+// triggers only the app and job it was made for, only within MaxSkew of
+// the server's clock, and only once: each accepted signature is remembered
+// until its timestamp expires. GitHub's X-Hub-Signature-256 (an HMAC of the
+// body alone) is accepted only when the server is told to
+// (GitHubSignatures), and then each X-GitHub-Delivery only once.
 package web
 
 import (
@@ -18,6 +32,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,11 +56,20 @@ type Server struct {
 	Run    Runner
 	// HookSecret signs hook requests; empty disables the hooks.
 	HookSecret []byte
-	Log        *slog.Logger
+	// GitHubSignatures also accepts GitHub's X-Hub-Signature-256, which
+	// signs the body only: it binds neither the app, the job nor a time,
+	// so each X-GitHub-Delivery is accepted once, and a captured request
+	// could be replayed once the server forgot it (after DeliveryMemory or
+	// MaxRemembered later deliveries).
+	GitHubSignatures bool
+	Log              *slog.Logger
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
 
 	mu      sync.Mutex
 	flights map[string]*flight
 	ctx     context.Context
+	seen    remembered
 }
 
 // flight is the state of one app's job: running, and whether one more run
@@ -77,6 +101,35 @@ func (s *Server) Handler(ctx context.Context) http.Handler {
 	mux.HandleFunc("POST /hooks/{app}/{job}", s.hook)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	return mux
+}
+
+// Timeouts are those of HTTPServer's server: a client that sends its
+// request, or reads the answer, too slowly is cut off, so that no one can
+// hold connections open (and memory) forever. A variable so that tests can
+// shorten them.
+var Timeouts = struct{ ReadHeader, Read, Write, Idle time.Duration }{
+	ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute,
+}
+
+// HTTPServer returns the server of `lifeboat serve`: Handler(ctx) with
+// every timeout set (Timeouts) and request headers capped at 64 KiB.
+func (s *Server) HTTPServer(ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(ctx),
+		ReadHeaderTimeout: Timeouts.ReadHeader,
+		ReadTimeout:       Timeouts.Read,
+		WriteTimeout:      Timeouts.Write,
+		IdleTimeout:       Timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
 }
 
 // Trigger asks for a run of job for app, single-flight.
@@ -136,11 +189,137 @@ func (s *Server) Idle() bool {
 	return true
 }
 
-// Sign returns the signature header value of body under secret.
-func Sign(secret, body []byte) string {
+// Sign returns the X-Lifeboat-Signature value of a request at time t:
+// "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<METHOD>.<path>.<body>">".
+func Sign(secret []byte, t time.Time, method, path string, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, method, path, body))
+}
+
+// SignGitHub returns the X-Hub-Signature-256 value of body, as GitHub
+// computes it: "sha256=<hex HMAC-SHA256 of the body>".
+func SignGitHub(secret, body []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func mac(secret []byte, ts, method, path string, body []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts + "." + method + "." + path + "."))
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// MaxSkew is how far a signature's timestamp may be from the server's clock.
+const MaxSkew = 5 * time.Minute
+
+// DeliveryMemory is how long a GitHub delivery ID is remembered.
+const DeliveryMemory = 7 * 24 * time.Hour
+
+// MaxRemembered bounds the signatures and deliveries remembered against
+// replays. Only requests that carry a valid signature are remembered, so
+// only the holder of the secret can fill it.
+const MaxRemembered = 10_000
+
+// MaxBody is the largest hook body read.
+const MaxBody = 1 << 20
+
+// MinSecretLen is the shortest hook secret serve accepts.
+const MinSecretLen = 16
+
+// CheckSecret refuses a hook secret too short to resist guessing.
+func CheckSecret(secret []byte) error {
+	if len(secret) < MinSecretLen {
+		return fmt.Errorf("the hook secret is %d bytes; use at least %d random ones (openssl rand -hex 32 > FILE)", len(secret), MinSecretLen)
+	}
+	return nil
+}
+
+const schemeHelp = "X-Lifeboat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<METHOD>.<path>.<body>\"> (see lifeboat serve --help)"
+
+// hookError is a refused hook: the status and what to tell the caller.
+type hookError struct {
+	status int
+	msg    string
+}
+
+// authenticate checks the request's signature and remembers it, so that
+// it is accepted once.
+func (s *Server) authenticate(r *http.Request, body []byte) *hookError {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	sig := r.Header.Get("X-Lifeboat-Signature")
+	if sig == "" && r.Header.Get("X-Hub-Signature-256") != "" {
+		return s.authenticateGitHub(r, body, now)
+	}
+	if sig == "" {
+		return &hookError{http.StatusUnauthorized, "missing signature: " + schemeHelp}
+	}
+	if strings.HasPrefix(sig, "sha256=") {
+		return &hookError{http.StatusUnauthorized, "this signature scheme (sha256=<HMAC of the body>) is no longer accepted: it could be replayed and reused for any app: " + schemeHelp}
+	}
+	var ts string
+	var sums [][]byte
+	for _, part := range strings.Split(sig, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
+				sums = append(sums, b)
+			}
+		}
+	}
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sums) == 0 {
+		return &hookError{http.StatusUnauthorized, "malformed signature: " + schemeHelp}
+	}
+	want := mac(s.HookSecret, ts, r.Method, r.URL.Path, body)
+	var match []byte
+	for _, got := range sums {
+		if hmac.Equal(got, want) {
+			match = got
+		}
+	}
+	if match == nil {
+		return &hookError{http.StatusUnauthorized, "bad signature (wrong key, or not made for this method, path and body): " + schemeHelp}
+	}
+	// Only checked once the signature is known to be genuine: a forger
+	// learns nothing about the clock.
+	at := time.Unix(t, 0)
+	if d := now.Sub(at); d > MaxSkew || d < -MaxSkew {
+		return &hookError{http.StatusUnauthorized, fmt.Sprintf("signature timestamp %d is %s away from the server's clock (at most %s): sign each request when it is sent", t, d.Round(time.Second), MaxSkew)}
+	}
+	return s.remember("v1:"+hex.EncodeToString(match), at.Add(MaxSkew+time.Minute), now, false)
+}
+
+func (s *Server) authenticateGitHub(r *http.Request, body []byte, now time.Time) *hookError {
+	if !s.GitHubSignatures {
+		return &hookError{http.StatusUnauthorized, "GitHub signatures (X-Hub-Signature-256) are not accepted: set serve.github_signatures: true, or sign with " + schemeHelp}
+	}
+	delivery := r.Header.Get("X-GitHub-Delivery")
+	if !hmac.Equal([]byte(r.Header.Get("X-Hub-Signature-256")), []byte(SignGitHub(s.HookSecret, body))) {
+		return &hookError{http.StatusUnauthorized, "bad X-Hub-Signature-256 (sha256=<hex HMAC-SHA256 of the body>)"}
+	}
+	if delivery == "" || len(delivery) > 128 {
+		return &hookError{http.StatusUnauthorized, "a GitHub-signed hook needs its X-GitHub-Delivery header"}
+	}
+	return s.remember("gh:"+delivery, now.Add(DeliveryMemory), now, true)
+}
+
+// remember records key until expires; it refuses a key it holds already.
+func (s *Server) remember(key string, expires, now time.Time, evict bool) *hookError {
+	switch s.seen.add(key, expires, now, evict) {
+	case seenBefore:
+		return &hookError{http.StatusConflict, "this signed request was already accepted once; sign a new one (a new timestamp) to trigger again"}
+	case seenFull:
+		return &hookError{http.StatusServiceUnavailable, "too many signed hooks in the last minutes; try again later"}
+	}
+	return nil
 }
 
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
@@ -149,17 +328,19 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "hooks are disabled: set serve.hook_secret_file", http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("the body is larger than %d bytes", MaxBody), http.StatusRequestEntityTooLarge)
+			return
+		}
 		http.Error(w, "cannot read the body", http.StatusBadRequest)
 		return
 	}
-	sig := r.Header.Get("X-Lifeboat-Signature")
-	if sig == "" {
-		sig = r.Header.Get("X-Hub-Signature-256")
-	}
-	if !hmac.Equal([]byte(sig), []byte(Sign(s.HookSecret, body))) {
-		http.Error(w, "bad or missing signature (X-Lifeboat-Signature: sha256=<hex HMAC-SHA256 of the body>)", http.StatusUnauthorized)
+	if herr := s.authenticate(r, body); herr != nil {
+		s.Log.Warn("hook refused", "path", r.URL.Path, "status", herr.status, "reason", herr.msg, "remote", r.RemoteAddr)
+		http.Error(w, herr.msg, herr.status)
 		return
 	}
 	if job != "refresh" && job != "drill" {
@@ -273,12 +454,17 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	}
 	dir := failover.NewStandby(app, nil, nil, nil).DrillsDir()
 	rep, err := report.Load(dir, r.PathValue("id"))
-	if errors.Is(err, report.ErrNotFound) {
+	switch {
+	case errors.Is(err, report.ErrNotFound):
 		http.NotFound(w, r)
 		return
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	case errors.Is(err, report.ErrInvalidID):
+		http.Error(w, "invalid report id: use latest or a drill id (letters, digits and -_.+)", http.StatusBadRequest)
+		return
+	case err != nil:
+		// The details (paths, parse errors) are for the log, not the caller.
+		s.Log.Error("report page", "app", app.Name, "id", r.PathValue("id"), "err", err)
+		http.Error(w, "the report cannot be read: see the server's log", http.StatusInternalServerError)
 		return
 	}
 	history, _ := report.List(dir)

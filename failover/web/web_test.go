@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,31 +39,48 @@ func post(t *testing.T, h http.Handler, path string, body []byte, sig string) (*
 	return rec, m
 }
 
+// sign signs a POST to path, made i seconds ago (distinct i: distinct
+// signatures).
+func sign(secret, path string, body []byte, i int) string {
+	return Sign([]byte(secret), time.Now().Add(-time.Duration(i)*time.Second), http.MethodPost, path, body)
+}
+
+const testSecret = "0123456789abcdef-k3y"
+
 func TestHooksNeedAValidSignature(t *testing.T) {
 	var runs atomic.Int32
-	s := &Server{Config: testConfig(t), HookSecret: []byte("k3y"), Run: func(ctx context.Context, app, job string) error {
+	s := &Server{Config: testConfig(t), HookSecret: []byte(testSecret), Run: func(ctx context.Context, app, job string) error {
 		runs.Add(1)
 		return nil
 	}}
 	h := s.Handler(context.Background())
 	body := []byte(`{"Records":[{"s3":{"object":{"key":"backups/shop/x.dump.gz"}}}]}`)
-	for name, sig := range map[string]string{"missing": "", "wrong key": Sign([]byte("other"), body), "garbage": "sha256=zz"} {
-		rec, _ := post(t, h, "/hooks/shop/refresh", body, sig)
+	const path = "/hooks/shop/refresh"
+	for name, sig := range map[string]string{
+		"missing":                      "",
+		"wrong key":                    sign("another-key-of-16-bytes", path, body, 0),
+		"garbage":                      "t=1,v1=zz",
+		"no timestamp":                 strings.Replace(sign(testSecret, path, body, 0), "t=", "x=", 1),
+		"the old body-only scheme":     SignGitHub([]byte(testSecret), body),
+		"another body":                 sign(testSecret, path, []byte("{}"), 0),
+		"another path":                 sign(testSecret, "/hooks/shop/drill", body, 0),
+		"another method":               Sign([]byte(testSecret), time.Now(), http.MethodPut, path, body),
+		"made 6 minutes ago":           sign(testSecret, path, body, 360),
+		"made 6 minutes in the future": sign(testSecret, path, body, -360),
+	} {
+		rec, _ := post(t, h, path, body, sig)
 		if rec.Code != http.StatusUnauthorized {
-			t.Errorf("%s signature: %d", name, rec.Code)
+			t.Errorf("%s signature: %d %s", name, rec.Code, rec.Body)
 		}
 	}
-	// A signature of another body does not do either.
-	if rec, _ := post(t, h, "/hooks/shop/refresh", body, Sign([]byte("k3y"), []byte("{}"))); rec.Code != http.StatusUnauthorized {
-		t.Errorf("signature of another body: %d", rec.Code)
-	}
-	if rec, _ := post(t, h, "/hooks/nope/refresh", body, Sign([]byte("k3y"), body)); rec.Code != http.StatusNotFound {
+	if rec, _ := post(t, h, "/hooks/nope/refresh", body, sign(testSecret, "/hooks/nope/refresh", body, 0)); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown app: %d", rec.Code)
 	}
-	if rec, _ := post(t, h, "/hooks/shop/delete-everything", body, Sign([]byte("k3y"), body)); rec.Code != http.StatusNotFound {
+	if rec, _ := post(t, h, "/hooks/shop/delete-everything", body, sign(testSecret, "/hooks/shop/delete-everything", body, 0)); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown job: %d", rec.Code)
 	}
-	rec, m := post(t, h, "/hooks/shop/refresh", body, Sign([]byte("k3y"), body))
+	sig := sign(testSecret, path, body, 0)
+	rec, m := post(t, h, path, body, sig)
 	if rec.Code != http.StatusAccepted || m["status"] != Started {
 		t.Fatalf("signed hook: %d %v", rec.Code, m)
 	}
@@ -70,10 +88,96 @@ func TestHooksNeedAValidSignature(t *testing.T) {
 	if runs.Load() != 1 {
 		t.Fatalf("runs = %d", runs.Load())
 	}
+	// The same signed request again is a replay.
+	if rec, _ := post(t, h, path, body, sig); rec.Code != http.StatusConflict {
+		t.Errorf("replayed hook: %d %s", rec.Code, rec.Body)
+	}
+	waitIdle(t, s)
+	if runs.Load() != 1 {
+		t.Fatalf("a replay ran the job: runs = %d", runs.Load())
+	}
 	// Hooks are off without a secret.
 	s2 := &Server{Config: testConfig(t), Run: s.Run}
-	if rec, _ := post(t, s2.Handler(context.Background()), "/hooks/shop/refresh", body, Sign(nil, body)); rec.Code != http.StatusNotFound {
+	if rec, _ := post(t, s2.Handler(context.Background()), path, body, sign("", path, body, 0)); rec.Code != http.StatusNotFound {
 		t.Errorf("hooks without a secret: %d", rec.Code)
+	}
+	// A body over the limit is refused before any signature check.
+	if rec, _ := post(t, h, path, bytes.Repeat([]byte("x"), MaxBody+1), sig); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body over %d bytes: %d", MaxBody, rec.Code)
+	}
+}
+
+func TestGitHubSignaturesOnlyWhenAsked(t *testing.T) {
+	var runs atomic.Int32
+	run := func(ctx context.Context, app, job string) error { runs.Add(1); return nil }
+	body := []byte(`{"ref":"refs/heads/main"}`)
+	gh := func(h http.Handler, delivery string) int {
+		req := httptest.NewRequest(http.MethodPost, "/hooks/shop/drill", bytes.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", SignGitHub([]byte(testSecret), body))
+		if delivery != "" {
+			req.Header.Set("X-GitHub-Delivery", delivery)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	off := (&Server{Config: testConfig(t), HookSecret: []byte(testSecret), Run: run}).Handler(context.Background())
+	if code := gh(off, "d1"); code != http.StatusUnauthorized {
+		t.Errorf("GitHub signature without serve.github_signatures: %d", code)
+	}
+	s := &Server{Config: testConfig(t), HookSecret: []byte(testSecret), GitHubSignatures: true, Run: run}
+	on := s.Handler(context.Background())
+	if code := gh(on, ""); code != http.StatusUnauthorized {
+		t.Errorf("GitHub signature without a delivery id: %d", code)
+	}
+	if code := gh(on, "72d3162e-cc78-11e3-81ab-4c9367dc0958"); code != http.StatusAccepted {
+		t.Errorf("GitHub delivery: %d", code)
+	}
+	waitIdle(t, s)
+	if code := gh(on, "72d3162e-cc78-11e3-81ab-4c9367dc0958"); code != http.StatusConflict {
+		t.Errorf("the same delivery again: %d", code)
+	}
+	waitIdle(t, s)
+	if runs.Load() != 1 {
+		t.Errorf("runs = %d, want 1", runs.Load())
+	}
+}
+
+// TestReplayMemoryIsBounded: remembered signatures expire with their
+// timestamps, and the set never grows past MaxRemembered.
+func TestReplayMemoryIsBounded(t *testing.T) {
+	var m remembered
+	now := time.Now()
+	for i := range MaxRemembered {
+		if m.add(strconv.Itoa(i), now.Add(time.Minute), now, false) != added {
+			t.Fatal("not added")
+		}
+	}
+	if m.add("x", now.Add(time.Minute), now, false) != seenFull {
+		t.Fatal("a full set took one more")
+	}
+	if m.add("x", now.Add(time.Minute), now, true) != added || len(m.keys) != MaxRemembered {
+		t.Fatalf("evicting: %d keys", len(m.keys))
+	}
+	later := now.Add(2 * time.Minute)
+	if m.add("y", later.Add(time.Minute), later, false) != added || len(m.keys) != 1 {
+		t.Fatalf("expired keys are kept: %d", len(m.keys))
+	}
+	if m.add("y", later.Add(time.Minute), later, false) != seenBefore {
+		t.Fatal("a key is accepted twice")
+	}
+}
+
+func TestInvalidReportIDIsABadRequest(t *testing.T) {
+	c := testConfig(t)
+	seedState(t, c)
+	h := (&Server{Config: c}).Handler(context.Background())
+	for id, want := range map[string]int{"..%2f..%2fetc": http.StatusBadRequest, "a%20b": http.StatusBadRequest, "nope": http.StatusNotFound, "latest": http.StatusOK} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/apps/shop/reports/"+id, nil))
+		if rec.Code != want || strings.Contains(rec.Body.String(), c.StateDir) {
+			t.Errorf("report %q: %d %q, want %d without paths", id, rec.Code, rec.Body, want)
+		}
 	}
 }
 
@@ -91,7 +195,7 @@ func TestTriggersAreSingleFlight(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var running, maxRunning, runs int
-	s := &Server{Config: testConfig(t), HookSecret: []byte("k"), Run: func(ctx context.Context, app, job string) error {
+	s := &Server{Config: testConfig(t), HookSecret: []byte(testSecret), Run: func(ctx context.Context, app, job string) error {
 		mu.Lock()
 		running++
 		runs++
@@ -105,10 +209,9 @@ func TestTriggersAreSingleFlight(t *testing.T) {
 	}}
 	h := s.Handler(context.Background())
 	body := []byte("{}")
-	sig := Sign([]byte("k"), body)
 	var got []string
 	for i := 0; i < 10; i++ {
-		_, m := post(t, h, "/hooks/shop/refresh", body, sig)
+		_, m := post(t, h, "/hooks/shop/refresh", body, sign(testSecret, "/hooks/shop/refresh", body, i))
 		got = append(got, m["status"])
 	}
 	want := []string{Started, Queued}
@@ -119,7 +222,7 @@ func TestTriggersAreSingleFlight(t *testing.T) {
 		t.Fatalf("statuses %v, want %v", got, want)
 	}
 	// Another job of the same app is its own flight.
-	if _, m := post(t, h, "/hooks/shop/drill", body, sig); m["status"] != Started {
+	if _, m := post(t, h, "/hooks/shop/drill", body, sign(testSecret, "/hooks/shop/drill", body, 0)); m["status"] != Started {
 		t.Fatalf("drill: %v", m)
 	}
 	close(release)
