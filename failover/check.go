@@ -59,8 +59,18 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 		}
 		r.ArchiveKey, r.ArchiveCapturedAt, r.ArchiveSize = newest.Key, newest.CapturedAt, newest.Size
 		age := r.CheckedAt.Sub(newest.CapturedAt)
-		add("archive age", age <= c.MaxArchiveAge.D(), "the backup job has not produced an archive lately: check Heroku Scheduler and its logs",
-			"newest archive %s captured %s ago (limit %s)", newest.Key, age.Round(time.Minute), c.MaxArchiveAge)
+		switch {
+		case age < -15*time.Minute:
+			// A capture time ahead of the clock says nothing about the
+			// data's age: it is not fresh, it is unknown.
+			add("archive age", false, "check the clocks of the backup job's host and of this VPS", "newest archive %s claims a capture %s in the future", newest.Key, (-age).Round(time.Minute))
+		default:
+			add("archive age", age <= c.MaxArchiveAge.D(), "the backup job has not produced an archive lately: check Heroku Scheduler and its logs",
+				"newest archive %s captured %s ago (limit %s)", newest.Key, age.Round(time.Minute), c.MaxArchiveAge)
+		}
+		if newest.TimeNote != "" {
+			add("capture time", false, "the archive's own capture time was not believed: look at it with lifeboat inspect --key, and at the backup job", "%s", newest.TimeNote)
+		}
 		add("archive readable", newest.Header != nil, "open it with lifeboat inspect --key", "its first bytes are a pg_dump archive of %q (PostgreSQL %s)",
 			headerDB(newest), headerVersion(newest))
 		var sizes []int64

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
@@ -102,7 +101,7 @@ func (s *Standby) Failback(ctx context.Context, o FailbackOptions) (*FailbackRes
 		return res, err
 	}
 	h := sha256.New()
-	a, err := dump.Verify(io.TeeReader(rf, h))
+	a, err := s.App.Download.DumpLimits().Verify(ctx, io.TeeReader(rf, h))
 	st, _ := rf.Stat()
 	rf.Close()
 	if err != nil {

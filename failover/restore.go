@@ -24,6 +24,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // Errors of Restore, besides the engine's and the database package's.
@@ -205,7 +206,7 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	version, err := database.WaitReady(ctx, url, db.ReadyTimeout.D(), s.running(g.Container))
 	if err != nil {
 		return fmt.Errorf("%w (image %s: is it a Postgres image honouring POSTGRES_PASSWORD and POSTGRES_DB? container log:\n%s)",
-			err, image, s.logTail(ctx, g.Container, 15))
+			err, image, textsafe.ScrubValue(s.logTail(ctx, g.Container, 15), "database password", password))
 	}
 	g.ServerVersion = version
 	if err := compatible(ref, version, image); err != nil {
@@ -430,6 +431,9 @@ func (s *Standby) discard(g *state.Generation) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if l, err := s.Engine.Logs(ctx, g.Container, 200); err == nil && l != "" {
+		if pw, err := s.password(g.Number); err == nil {
+			l = textsafe.ScrubValue(l, "database password", pw)
+		}
 		os.WriteFile(filepath.Join(s.State.GenerationDir(g.Number), "postgres.log"), []byte(l), 0o600)
 	}
 	if err := s.Engine.RemoveContainer(ctx, g.Container, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -488,7 +492,7 @@ func (s *Standby) openArchive(ctx context.Context, path string) (state.ArchiveRe
 	if err != nil {
 		return ref, dump.Summary{}, nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
-	a, err := dump.Read(bufio.NewReaderSize(f, 1<<20))
+	a, err := s.App.Download.DumpLimits().Read(bufio.NewReaderSize(f, 1<<20))
 	st, serr := f.Stat()
 	f.Close()
 	if err == nil {
@@ -506,21 +510,21 @@ func (s *Standby) openArchive(ctx context.Context, path string) (state.ArchiveRe
 	chk := &archiveCheck{done: make(chan struct{})}
 	go func() {
 		defer close(chk.done)
-		chk.sha, chk.err = verifyArchiveFile(ctx, path, want)
+		chk.sha, chk.err = verifyArchiveFile(ctx, path, want, s.App.Download.DumpLimits())
 	}()
 	return ref, a.Summary(), chk, nil
 }
 
 // verifyArchiveFile reads the archive at path to its end and compares its
 // SHA-256 with want (when known). Errors wrap ErrArchive.
-func verifyArchiveFile(ctx context.Context, path, want string) (string, error) {
+func verifyArchiveFile(ctx context.Context, path, want string, lim dump.Limits) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrArchive, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := dump.VerifyContext(ctx, io.TeeReader(f, h)); err != nil {
+	if _, err := lim.Verify(ctx, io.TeeReader(f, h)); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}

@@ -40,7 +40,7 @@ objects that cannot be used are skipped. The newest valid archive is marked *.`,
 			if err != nil {
 				return withCacheHint(err, f.Cache)
 			}
-			for _, w := range l.Warnings {
+			for _, w := range append(l.Notices, l.Warnings...) {
 				g.warn("%s", w)
 			}
 			if err := g.emit(archivesJSON(l), func(w io.Writer) { printArchives(w, l) }); err != nil {

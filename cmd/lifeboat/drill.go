@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
@@ -117,16 +118,11 @@ func newReportCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// writeFileWith writes the file at path atomically (a temp file renamed
+// over it), so that a symbolic link or hard link planted at path, in /tmp
+// say, is replaced rather than followed.
 func writeFileWith(path string, write func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return fsutil.WriteAtomic(path, 0o644, write)
 }
 
 func newDrillsCmd(g *globals) *cobra.Command {

@@ -341,7 +341,7 @@ func TestDiskFullKeepsCache(t *testing.T) {
 	// A cache on a tmpfs just big enough for one archive.
 	mnt := t.TempDir()
 	size := 5*len(d)/2 + 64<<10
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })

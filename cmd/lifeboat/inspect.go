@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,11 +45,15 @@ S3 (only as far as the table of contents, unless --verify).`,
 			}
 			var r io.Reader
 			var source string
+			// The app's reader limits when there is a config (it may have
+			// raised them for a genuine archive), else the defaults.
+			limits := dump.DefaultLimits
 			if key != "" {
 				_, app, err := g.loadApp()
 				if err != nil {
 					return err
 				}
+				limits = app.Download.DumpLimits()
 				if e, ok := failover.Cache(app).Find(key, ""); ok {
 					f, err := os.Open(e.Path)
 					if err != nil {
@@ -69,6 +74,9 @@ S3 (only as far as the table of contents, unless --verify).`,
 					r, source = rc, st.String()+strings.TrimPrefix(key, app.S3.Prefix)
 				}
 			} else {
+				if _, app, err := g.loadApp(); err == nil {
+					limits = app.Download.DumpLimits()
+				}
 				f, err := os.Open(args[0])
 				if err != nil {
 					return usagef("%v", err)
@@ -82,9 +90,12 @@ S3 (only as far as the table of contents, unless --verify).`,
 			}
 			var a *dump.Archive
 			if verify {
-				a, err = dump.Verify(ur)
+				a, err = limits.Verify(cmd.Context(), ur)
 			} else {
-				a, err = dump.Read(ur)
+				a, err = limits.Read(ur)
+			}
+			if errors.Is(err, dump.ErrTooLarge) {
+				return fmt.Errorf("%s: %w (if the archive is genuine, raise download.max_toc_size or download.max_field_size in the config)", source, err)
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", source, err)

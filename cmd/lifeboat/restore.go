@@ -13,6 +13,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // standby loads the config, takes the app's lock when locked is set, and
@@ -35,7 +36,7 @@ func (g *globals) standby(cmd *cobra.Command, locked bool) (s *failover.Standby,
 		unlock()
 		return nil, nil, err
 	}
-	return failover.NewStandby(app, eng, g.logger(cfg), g.stderr), func() { eng.Close(); unlock() }, nil
+	return failover.NewStandby(app, eng, g.logger(cfg), textsafe.NewWriter(g.stderr)), func() { eng.Close(); unlock() }, nil
 }
 
 func newRestoreCmd(g *globals) *cobra.Command {

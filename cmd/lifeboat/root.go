@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // Exit codes shared by every command.
@@ -55,7 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(g.stderr, "lifeboat: %v\n", err)
+	// Errors quote object keys and archive fields: whoever writes to the
+	// bucket chose them, terminal escapes included.
+	fmt.Fprintf(g.stderr, "lifeboat: %s\n", textsafe.Escape(err.Error()))
 	return exitCode(err)
 }
 
@@ -145,20 +148,25 @@ func (g *globals) logger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// emit prints v as JSON on stdout with --json, or calls human otherwise.
+// emit prints v as JSON on stdout with --json, or calls human otherwise,
+// with terminal control characters escaped either way: JSON escapes C0
+// controls but not, say, a right-to-left override, and Escape's escapes
+// are JSON's, so the document decodes to the same values.
 func (g *globals) emit(v any, human func(w io.Writer)) error {
+	w := textsafe.NewWriter(g.stdout)
 	if g.json {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		if err := json.NewEncoder(newIndentWriter(w)).Encode(v); err != nil {
+			return err
+		}
+	} else {
+		human(w)
 	}
-	human(g.stdout)
-	return nil
+	return w.Flush()
 }
 
-// warn prints a warning line on stderr.
+// warn prints a warning line on stderr, escaped like emit's text.
 func (g *globals) warn(format string, args ...any) {
-	fmt.Fprintf(g.stderr, "WARNING: "+format+"\n", args...)
+	fmt.Fprintf(g.stderr, "WARNING: %s\n", textsafe.Escape(fmt.Sprintf(format, args...)))
 }
 
 // stderrIsTerminal reports whether progress can be drawn.

@@ -29,9 +29,17 @@ func newServeCmd(g *globals) *cobra.Command {
   GET  /metrics                 Prometheus metrics of every app
   GET  /apps/{app}/reports/{id} a drill report (id: latest or a drill id)
   POST /hooks/{app}/refresh     trigger a refresh (or /drill), e.g. from an S3 event
-                                notification or a deploy hook; the body must be signed:
-                                X-Lifeboat-Signature: sha256=<hex HMAC-SHA256 of the body>
-                                with the key in serve.hook_secret_file
+                                notification or a deploy hook, signed with the key in
+                                serve.hook_secret_file:
+  X-Lifeboat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<METHOD>.<path>.<body>">
+A signature is good for its app and job only, within 5 minutes of its time, and once.
+GitHub's X-Hub-Signature-256 is accepted only with serve.github_signatures: true (each
+X-GitHub-Delivery once). Signing with curl and openssl:
+
+  t=$(date +%s); body='{}'; path=/hooks/your-app/refresh
+  sig=$(printf '%s.POST.%s.%s' "$t" "$path" "$body" | openssl dgst -sha256 -hmac "$(cat /etc/lifeboat/hook-secret)" -r | cut -d' ' -f1)
+  curl -X POST -H "X-Lifeboat-Signature: t=$t,v1=$sig" --data "$body" http://127.0.0.1:8077$path
+
 Triggers are single-flight per app and job: a trigger during a run is coalesced into at
 most one follow-up run.`,
 		Args: cobra.NoArgs,
@@ -58,6 +66,9 @@ most one follow-up run.`,
 					return fmt.Errorf("serve.hook_secret_file: %w", err)
 				}
 				secret = []byte(strings.TrimSpace(string(b)))
+				if err := web.CheckSecret(secret); err != nil {
+					return usagef("serve.hook_secret_file %s: %v", f, err)
+				}
 			}
 			ops := g.operations(cfg)
 			run := func(ctx context.Context, appName, job string) error {
@@ -82,12 +93,12 @@ most one follow-up run.`,
 				}
 				return err
 			}
-			srv := &web.Server{Config: cfg, Engine: eng, Run: run, HookSecret: secret, Log: log}
+			srv := &web.Server{Config: cfg, Engine: eng, Run: run, HookSecret: secret, GitHubSignatures: cfg.Serve.GitHubSignatures, Log: log}
 			ln, err := net.Listen("tcp", cfg.Serve.Listen)
 			if err != nil {
 				return fmt.Errorf("serve.listen %s: %w (is another lifeboat serve running? pick another address with serve.listen or --listen)", cfg.Serve.Listen, err)
 			}
-			hs := &http.Server{Handler: srv.Handler(cmd.Context()), ReadHeaderTimeout: 10 * time.Second}
+			hs := srv.HTTPServer(cmd.Context())
 			go func() {
 				<-cmd.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -287,10 +287,20 @@ func TestRefreshFailuresKeepTheOldStandby(t *testing.T) {
 	// A release command that fails, on a newer good archive.
 	w.s3.Put(t, bucket, w.key(30*time.Minute, true), testenv.Gzip(t, d))
 	cfg := mustRead(t, w.cfgPath)
-	os.WriteFile(w.cfgPath, []byte(cfg+"      vars: {RELEASE_FAIL: \"1\"}\n"), 0o600)
+	const stripeKey = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+	os.WriteFile(w.cfgPath, []byte(cfg+"      vars: {RELEASE_FAIL: \""+stripeKey+"\"}\n"), 0o600)
 	code, _, errOut = lb(t, "--config", w.cfgPath, "refresh", "--force")
 	if code != exitFailed || !strings.Contains(errOut, "release command failed") {
 		t.Fatalf("failing release: %d %s", code, errOut)
+	}
+	// Its last lines are in the error and the run record, with the
+	// config-var values and the database password scrubbed (issue 8).
+	record := mustRead(t, filepath.Join(w.stateDir, "shop", "last-refresh.json"))
+	for where, text := range map[string]string{"error": errOut, "run record": record} {
+		if strings.Contains(text, stripeKey) || strings.Contains(text, "postgres://") || !strings.Contains(text, "[redacted:RELEASE_FAIL]") ||
+			!strings.Contains(text, "[redacted:DATABASE_URL]") {
+			t.Errorf("the %s of a failing release leaks a secret or lost its excerpt:\n%s", where, text)
+		}
 	}
 	answers("after a failing release")
 

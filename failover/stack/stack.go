@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // Errors of Up.
@@ -227,7 +228,7 @@ func (r *Runner) release(ctx context.Context, p *Plan) (*ReleaseResult, error) {
 	name := p.ContainerName("release", 1)
 	code, err := r.Engine.WaitContainer(ctx, name)
 	rr.ExitCode, rr.Seconds = code, time.Since(start).Seconds()
-	rr.Log, _ = r.Engine.Logs(context.WithoutCancel(ctx), name, 40)
+	rr.Log = p.excerpt(context.WithoutCancel(ctx), r.Engine, name, 40)
 	r.Engine.RemoveContainer(context.WithoutCancel(ctx), name, true)
 	if err != nil {
 		return rr, fmt.Errorf("%w: %w", ErrRelease, err)
@@ -256,7 +257,7 @@ func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) 
 				return "", fmt.Errorf("%w: %s: %w", ErrUnhealthy, name, err)
 			}
 			if c.State != "running" {
-				logs, _ := r.Engine.Logs(ctx, name, 20)
+				logs := p.excerpt(ctx, r.Engine, name, 20)
 				return "", fmt.Errorf("%w: %s is %s (exit code %d). Its last lines:\n%s", ErrUnhealthy, name, c.State, c.ExitCode, indent(logs))
 			}
 		}
@@ -281,7 +282,7 @@ func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) 
 			}
 		}
 		if time.Now().After(deadline) {
-			logs, _ := r.Engine.Logs(ctx, web, 20)
+			logs := p.excerpt(ctx, r.Engine, web, 20)
 			return "", fmt.Errorf("%w within %v: %s. web.1's last lines:\n%s", ErrUnhealthy, p.Health.Timeout, last, indent(logs))
 		}
 		// Poll fast at first (most apps answer within a second or two),
@@ -330,6 +331,17 @@ func Healthy(ctx context.Context, url string) error {
 		return fmt.Errorf("%s answered %d", url, resp.StatusCode)
 	}
 	return nil
+}
+
+// excerpt returns the last n lines of a container's log with the value of
+// every config var (the database URL and its password among them) hidden:
+// excerpts go into errors, run records, drill reports, notifications and
+// the status page.
+func (p *Plan) excerpt(ctx context.Context, eng *engine.Engine, container string, n int) string {
+	logs, _ := eng.Logs(ctx, container, n)
+	var sc textsafe.Scrubber
+	sc.AddVars(p.Vars)
+	return sc.Scrub(logs)
 }
 
 func indent(s string) string {

@@ -137,8 +137,10 @@ func worker(ctx context.Context, pool *pgxpool.Pool) {
 }
 
 func release(ctx context.Context, pool *pgxpool.Pool) {
-	if os.Getenv("RELEASE_FAIL") != "" {
-		log.Fatal("release: failing because RELEASE_FAIL is set")
+	if v := os.Getenv("RELEASE_FAIL"); v != "" {
+		// As a crashing app often does, it prints its settings, secrets
+		// and all: Lifeboat must not pass them on.
+		log.Fatalf("release: failing because RELEASE_FAIL=%s is set (DATABASE_URL=%s)", v, os.Getenv("DATABASE_URL"))
 	}
 	_, err := pool.Exec(ctx, `
 CREATE SCHEMA IF NOT EXISTS lifeboat_example;
