@@ -99,6 +99,8 @@ type App struct {
 	RPOTarget Duration   `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
 	Drill     Drill      `mapstructure:"drill" json:"drill" yaml:"drill"`
 	Check     ChainCheck `mapstructure:"check" json:"check" yaml:"check"`
+	// Schedule is when systemd timers run the app's jobs.
+	Schedule Schedule `mapstructure:"schedule" json:"schedule" yaml:"schedule"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -299,6 +301,50 @@ type ChainCheck struct {
 	MaxRefreshAge Duration `mapstructure:"max_refresh_age" json:"max_refresh_age" yaml:"max_refresh_age"`
 	MaxDrillAge   Duration `mapstructure:"max_drill_age" json:"max_drill_age" yaml:"max_drill_age"`
 }
+
+// ScheduleOff disables a scheduled job.
+const ScheduleOff = "off"
+
+// Default schedules: the refresh an hour or two after a nightly backup job,
+// the drill once a week after that refresh, the check every hour.
+const (
+	DefaultRefreshSchedule = "*-*-* 04:00:00 UTC"
+	DefaultDrillSchedule   = "Sun *-*-* 06:00:00 UTC"
+	DefaultCheckSchedule   = "*-*-* *:30:00"
+)
+
+// Schedule is when the app's jobs run, as systemd timers
+// (`lifeboat schedule install`). Each job is a systemd calendar event (the
+// syntax of OnCalendar=, see systemd.time(7)), or "off".
+type Schedule struct {
+	Refresh string `mapstructure:"refresh" json:"refresh" yaml:"refresh"`
+	Drill   string `mapstructure:"drill" json:"drill" yaml:"drill"`
+	Check   string `mapstructure:"check" json:"check" yaml:"check"`
+	// RandomizedDelay starts each run at a random moment up to this long
+	// after its time (RandomizedDelaySec=, fixed per machine), so that the
+	// VPSes of a team do not all hit the bucket at once. Default 10m; 0s
+	// for none.
+	RandomizedDelay *Duration `mapstructure:"randomized_delay" json:"randomized_delay" yaml:"randomized_delay"`
+	// Timeout bounds a scheduled refresh or drill (TimeoutStartSec=):
+	// systemd stops a run that takes longer (Lifeboat cleans up on SIGTERM),
+	// so a hung run cannot block the next ones. Default 12h.
+	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+}
+
+// Jobs returns the scheduled jobs by name (refresh, drill, check), with
+// their calendar events; "off" ones included.
+func (s Schedule) Jobs() []ScheduledJob {
+	return []ScheduledJob{{"refresh", s.Refresh}, {"drill", s.Drill}, {"check", s.Check}}
+}
+
+// ScheduledJob is one job of a Schedule.
+type ScheduledJob struct {
+	Name     string
+	Calendar string
+}
+
+// Off reports whether the job is disabled.
+func (j ScheduledJob) Off() bool { return j.Calendar == ScheduleOff }
 
 // Failback configures `lifeboat failback`.
 type Failback struct {
@@ -605,6 +651,7 @@ func (c *Config) applyDefaults() {
 		if a.Check.MaxDrillAge == 0 {
 			a.Check.MaxDrillAge = Duration(8 * 24 * time.Hour)
 		}
+		a.Schedule.applyDefaults()
 	}
 }
 
@@ -849,6 +896,7 @@ func (c *Config) Validate() error {
 		if a.Check.MinSizeRatio < 0 || a.Check.MinSizeRatio >= 1 {
 			add(key+".check.min_size_ratio", "must be between 0 and 1, got %g", a.Check.MinSizeRatio)
 		}
+		a.Schedule.validate(key+".schedule", add)
 	}
 	if len(errs) == 0 {
 		return nil
