@@ -99,6 +99,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 		newUpCmd(g), newDownCmd(g), newPSCmd(g), newRefreshCmd(g), newFailoverCmd(g), newFailbackCmd(g),
 		newDrillCmd(g), newReportCmd(g), newDrillsCmd(g), newCheckCmd(g), newServeCmd(g),
 		newVersionCmd(g))
+	root.AddCommand(newScheduleCmd(g))
 	return root
 }
 
