@@ -4,13 +4,16 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.buildVersion=$(VERSION)
+# Where `make build` writes the binary (the Ansible role cross-builds with
+# GOOS/GOARCH into bin/lifeboat-linux-ARCH).
+OUT     ?= bin/lifeboat
 
 .PHONY: all build demo test bench deps vet fmt clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/lifeboat ./cmd/lifeboat
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(OUT) ./cmd/lifeboat
 
 deps:
 	scripts/test-deps.sh
