@@ -94,14 +94,14 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 
 	// The last refresh.
 	if run, err := s.State.LastRun("refresh"); err != nil || run == nil {
-		add("last refresh", false, "run lifeboat refresh, and schedule it (a systemd timer or cron)", "no refresh has run")
+		add("last refresh", false, "run lifeboat refresh, and schedule it (lifeboat schedule install)", "no refresh has run")
 	} else {
 		age := r.CheckedAt.Sub(run.FinishedAt)
 		switch {
 		case !run.OK:
 			add("last refresh", false, "read the error, fix it, run lifeboat refresh", "failed %s ago: %s", age.Round(time.Minute), run.Error)
 		case age > c.MaxRefreshAge.D():
-			add("last refresh", false, "is the refresh timer running?", "succeeded %s ago (limit %s)", age.Round(time.Minute), c.MaxRefreshAge)
+			add("last refresh", false, "is the refresh timer running? (lifeboat schedule list)", "succeeded %s ago (limit %s)", age.Round(time.Minute), c.MaxRefreshAge)
 		default:
 			add("last refresh", true, "", "%s %s ago", run.Outcome, age.Round(time.Minute))
 		}
@@ -109,14 +109,14 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 
 	// The last drill.
 	if rep, err := report.Load(s.DrillsDir(), "latest"); err != nil {
-		add("last drill", false, "run lifeboat drill, and schedule it", "no drill has run")
+		add("last drill", false, "run lifeboat drill, and schedule it (lifeboat schedule install)", "no drill has run")
 	} else {
 		age := r.CheckedAt.Sub(rep.FinishedAt)
 		switch {
 		case !rep.Pass():
 			add("last drill", false, "open its report: lifeboat report latest --html report.html", "drill %s failed %s ago", rep.ID, age.Round(time.Minute))
 		case age > c.MaxDrillAge.D():
-			add("last drill", false, "is the drill timer running?", "passed %s ago (limit %s)", age.Round(time.Minute), c.MaxDrillAge)
+			add("last drill", false, "is the drill timer running? (lifeboat schedule list)", "passed %s ago (limit %s)", age.Round(time.Minute), c.MaxDrillAge)
 		default:
 			add("last drill", true, "", "passed %s ago: RTO %s, RPO %s", age.Round(time.Minute),
 				time.Duration(rep.RTO.Seconds*float64(time.Second)).Round(time.Second), time.Duration(rep.RPO.Seconds*float64(time.Second)).Round(time.Minute))
