@@ -115,7 +115,7 @@ func TestRenderedUnitsCarryTheConfig(t *testing.T) {
 	for name, lines := range map[string][]string{
 		"lifeboat-refresh@shop.service": {
 			"ExecStart=/usr/local/bin/lifeboat --config /etc/lifeboat/lifeboat.yaml --app shop refresh",
-			"Type=oneshot", "TimeoutStartSec=12h", "Requires=docker.service",
+			"Type=oneshot", "TimeoutStartSec=12h", "Wants=docker.service network-online.target",
 			"ReadWritePaths=/var/lib/lifeboat /srv/archives/shop -/var/lib/prometheus/node-exporter",
 			"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "StandardOutput=journal",
 		},
