@@ -5,7 +5,10 @@
 #     archives), debootstrap (for the Postgres image), awscli, ca-certificates;
 #   - MinIO, built from the Go module proxy into $LIFEBOAT_TOOLS
 #     (default ~/.cache/lifeboat/tools/bin), the real S3 server the tests run;
-#   - the Docker image lifeboat/postgres:15 (scripts/build-postgres-image.sh).
+#   - the Docker image lifeboat/postgres:15 (scripts/build-postgres-image.sh);
+#   - ansible and ansible-lint from Debian, and the Debian 12 "VPS" image the
+#     playbook's test converges (scripts/build-vps-image.sh, built in the
+#     background while MinIO and the Postgres image build).
 #
 # Idempotent: a second run only checks, in a few seconds. Needs root (or sudo)
 # for apt and debootstrap, Go and a running Docker Engine.
@@ -27,6 +30,8 @@ tools="$(lifeboat_tools_dir)"
 # --- Debian packages ---------------------------------------------------------
 # chromium: the status page and the drill report are checked in a real headless browser.
 packages=(postgresql postgresql-contrib debootstrap ca-certificates chromium)
+# ansible-playbook and ansible-lint: the deployment test (internal/deploytest).
+packages+=(ansible ansible-lint)
 # `command -v` alone is not enough: a pyenv shim may name a missing program.
 if command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1; then
 	log "aws already on PATH ($(command -v aws)): not installing awscli"
@@ -34,6 +39,14 @@ else
 	packages+=(awscli)
 fi
 apt_ensure "${packages[@]}"
+
+# --- The VPS image, in the background ------------------------------------------
+# Mostly downloads and dpkg: it overlaps well with the CPU-bound MinIO build.
+vps_log="$(mktemp)"
+"${here}/build-vps-image.sh" >"${vps_log}" 2>&1 &
+vps_pid=$!
+# If a step below fails, let the build finish rather than orphan it.
+trap 'wait "${vps_pid}" 2>/dev/null || true; rm -f "${vps_log}"' EXIT
 
 # --- MinIO -------------------------------------------------------------------
 command -v go >/dev/null || die "go not found on PATH (Go 1.26 is needed to build MinIO)"
@@ -65,6 +78,13 @@ fi
 # --- Docker and the Postgres image --------------------------------------------
 "${here}/build-postgres-image.sh"
 
+vps_status=0
+wait "${vps_pid}" || vps_status=$?
+trap - EXIT
+cat "${vps_log}" >&2
+rm -f "${vps_log}"
+[ "${vps_status}" -eq 0 ] || die "building the VPS image failed (scripts/build-vps-image.sh)"
+
 log "all test dependencies present ($((SECONDS - start))s)"
 cat >&2 <<EOF
 
@@ -72,4 +92,5 @@ The tests find these by default; to override:
   export LIFEBOAT_MINIO_BIN=${minio}
   export LIFEBOAT_PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 Postgres image: lifeboat/postgres:15 (also tagged postgres:15 unless that tag is someone else's).
+VPS image: $("${here}/build-vps-image.sh" --print-tag)
 EOF

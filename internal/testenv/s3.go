@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,7 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// S3 is a MinIO server process serving the S3 API on 127.0.0.1, started by
+// S3 is a MinIO server process serving the S3 API on 127.0.0.1 (or the
+// address given with [ListenOn]), started by
 // [StartS3] for one test. Path-style addressing only (bucket in the path):
 // clients must set UsePathStyle.
 type S3 struct {
@@ -43,6 +45,7 @@ type S3 struct {
 	Client *s3.Client
 
 	bin, dataDir, certsDir, logPath string
+	host                            string // the address it listens on
 	port, consolePort               int
 
 	mu   sync.Mutex
@@ -57,7 +60,7 @@ const s3Region = "us-east-1"
 // test ends. The minio binary is, in order: $LIFEBOAT_MINIO_BIN,
 // ~/.cache/lifeboat/tools/bin/minio (where scripts/test-deps.sh puts it), or
 // minio on PATH; if there is none the test fails.
-func StartS3(t testing.TB) *S3 {
+func StartS3(t testing.TB, opts ...S3Option) *S3 {
 	t.Helper()
 	bin := findExecutable("LIFEBOAT_MINIO_BIN", "minio", filepath.Join(toolsDir(), "minio"))
 	if bin == "" {
@@ -72,6 +75,10 @@ func StartS3(t testing.TB) *S3 {
 		dataDir:   filepath.Join(dir, "data"),
 		certsDir:  filepath.Join(dir, "certs"),
 		logPath:   filepath.Join(dir, "minio.log"),
+		host:      "127.0.0.1",
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	for _, d := range []string{s.dataDir, s.certsDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -92,7 +99,7 @@ func StartS3(t testing.TB) *S3 {
 	if err != nil {
 		t.Fatalf("testenv: starting minio: %v\nlog (%s):\n%s", err, s.logPath, tailFile(s.logPath, 40))
 	}
-	s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(s.port)
+	s.Endpoint = "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port))
 	s.Client = s3.New(s3.Options{
 		Region:                     s.Region,
 		BaseEndpoint:               aws.String(s.Endpoint),
@@ -102,6 +109,16 @@ func StartS3(t testing.TB) *S3 {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
 	return s
+}
+
+// S3Option changes how StartS3 starts the server.
+type S3Option func(*S3)
+
+// ListenOn makes the server listen on host, an address of this machine,
+// instead of 127.0.0.1: the gateway of a Docker network the test created,
+// for containers on that network to reach it. Nothing else should be.
+func ListenOn(host string) S3Option {
+	return func(s *S3) { s.host = host }
 }
 
 var errPortTaken = errors.New("port already in use")
@@ -114,7 +131,7 @@ func (s *S3) start() error {
 		return errors.New("already running")
 	}
 	cmd := exec.Command(s.bin, "server",
-		"--address", "127.0.0.1:"+strconv.Itoa(s.port),
+		"--address", net.JoinHostPort(s.host, strconv.Itoa(s.port)),
 		"--console-address", "127.0.0.1:"+strconv.Itoa(s.consolePort),
 		"--certs-dir", s.certsDir,
 		s.dataDir)
@@ -131,7 +148,7 @@ func (s *S3) start() error {
 	if err != nil {
 		return err
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/minio/health/ready", s.port)
+	url := "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + "/minio/health/ready"
 	hc := &http.Client{Timeout: 2 * time.Second}
 	err = waitUntil(p, 60*time.Second, func() bool {
 		resp, err := hc.Get(url)
