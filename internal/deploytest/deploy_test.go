@@ -143,6 +143,9 @@ func TestPlaybookTurnsAFreshVPSIntoAStandby(t *testing.T) {
 			t.Errorf("want %q in:\n%s", want, modes)
 		}
 	}
+	if readme := v.must("cat", "/etc/lifeboat/README"); !strings.Contains(readme, "lifeboat schedule list") {
+		t.Errorf("/etc/lifeboat/README does not say how to see the timers:\n%s", readme)
+	}
 	if creds := v.must("cat", "/etc/lifeboat/aws-credentials"); creds != mustRead(t, credsFile) {
 		t.Errorf("the vaulted credentials did not arrive as written")
 	}
