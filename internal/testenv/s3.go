@@ -27,9 +27,9 @@ import (
 )
 
 // S3 is a MinIO server process serving the S3 API on 127.0.0.1 (or the
-// address given with [ListenOn]), started by
-// [StartS3] for one test. Path-style addressing only (bucket in the path):
-// clients must set UsePathStyle.
+// address given with [ListenOn]), started by [StartS3] for one test.
+// Path-style addressing only (bucket in the path): clients must set
+// UsePathStyle.
 type S3 struct {
 	// Endpoint is the server's base URL, "http://127.0.0.1:<port>".
 	Endpoint string
