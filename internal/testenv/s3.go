@@ -123,7 +123,7 @@ func ListenOn(host string) S3Option {
 
 var errPortTaken = errors.New("port already in use")
 
-// start runs minio on s.port and waits for /minio/health/ready.
+// start runs minio on s.port and waits until it serves requests.
 func (s *S3) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,7 +148,12 @@ func (s *S3) start() error {
 	if err != nil {
 		return err
 	}
-	url := "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + "/minio/health/ready"
+	// Not /minio/health/ready: it answers 200 before the object layer is
+	// up (marking the answer "X-Minio-Server-Status: offline"), and the
+	// first request then fails with XMinioServerNotInitialized on a busy
+	// machine. /minio/health/cluster answers 200 only once objects,
+	// bucket metadata and IAM are initialized.
+	url := "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + "/minio/health/cluster"
 	hc := &http.Client{Timeout: 2 * time.Second}
 	err = waitUntil(p, 60*time.Second, func() bool {
 		resp, err := hc.Get(url)
