@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/schedule"
 )
 
@@ -140,7 +141,7 @@ config (the Ansible role does). Prints what changed; --json has "changed" for au
 			}
 			for _, p := range cfg.Paths() {
 				if p.Dir && p.Key != "metrics.textfile_dir" {
-					if err := os.MkdirAll(p.Path, 0o700); err != nil {
+					if err := fsutil.MkdirPrivate(p.Path); err != nil {
 						return fmt.Errorf("%s: %w", p.Key, err)
 					}
 				}
