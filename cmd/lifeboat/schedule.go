@@ -37,19 +37,24 @@ run starts no second run; any other run of the same app meanwhile exits 75.`,
 	return c
 }
 
-// unitOptions resolves the binary the units run: --bin, else this one.
-func unitOptions(bin string) (schedule.Options, error) {
+// renderUnits loads the config and renders the units of app (all apps
+// when empty) that run bin (--bin; default: this binary).
+func (g *globals) renderUnits(bin, app string) (*config.Config, []schedule.Unit, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, nil, err
+	}
 	if bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
-			return schedule.Options{}, fmt.Errorf("cannot tell where this lifeboat binary is (%v): name it with --bin", err)
+			return nil, nil, fmt.Errorf("cannot tell where this lifeboat binary is (%v): name it with --bin", err)
 		}
-		if exe, err = filepath.EvalSymlinks(exe); err != nil {
-			return schedule.Options{}, err
+		if bin, err = filepath.EvalSymlinks(exe); err != nil {
+			return nil, nil, err
 		}
-		bin = exe
 	}
-	return schedule.Options{Binary: bin}, nil
+	units, err := schedule.Render(cfg, schedule.Options{Binary: bin, App: app})
+	return cfg, units, err
 }
 
 func newScheduleUnitsCmd(g *globals) *cobra.Command {
@@ -63,16 +68,7 @@ They run --bin (default: this binary) with --config set to this config's absolut
 With --dir the files are written there (nothing else happens), else printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.load()
-			if err != nil {
-				return err
-			}
-			opts, err := unitOptions(bin)
-			if err != nil {
-				return err
-			}
-			opts.App = g.app
-			units, err := schedule.Render(cfg, opts)
+			_, units, err := g.renderUnits(bin, g.app)
 			if err != nil {
 				return err
 			}
@@ -127,15 +123,7 @@ config (the Ansible role does). Prints what changed; --json has "changed" for au
 			if cmd.Flags().Changed("app") {
 				return usagef("schedule install works on every app of the config: leave out --app")
 			}
-			cfg, err := g.load()
-			if err != nil {
-				return err
-			}
-			opts, err := unitOptions(bin)
-			if err != nil {
-				return err
-			}
-			units, err := schedule.Render(cfg, opts)
+			cfg, units, err := g.renderUnits(bin, "")
 			if err != nil {
 				return err
 			}

@@ -263,12 +263,8 @@ func (e *Event) parseDate(p string) (rest string, done bool, err error) {
 	if t == "" || t[0] == ':' {
 		return p, false, nil // a time, not a date
 	}
-	switch t[0] {
-	case '~':
-		e.endOfMonth = true
-	case '-':
-	default:
-		return "", false, parseError(fmt.Sprintf("unexpected %q in the date", t))
+	if err := e.dateSeparator(t); err != nil {
+		return "", false, err
 	}
 	second, t, err := parseChain(t[1:], false)
 	if err != nil {
@@ -281,12 +277,8 @@ func (e *Event) parseDate(p string) (rest string, done bool, err error) {
 	if e.endOfMonth {
 		return "", false, parseError("~ (days before the month's end) separates the month and the day only")
 	}
-	switch t[0] {
-	case '~':
-		e.endOfMonth = true
-	case '-':
-	default:
-		return "", false, parseError(fmt.Sprintf("unexpected %q in the date", t))
+	if err := e.dateSeparator(t); err != nil {
+		return "", false, err
 	}
 	third, t, err := parseChain(t[1:], false)
 	if err != nil {
@@ -297,6 +289,19 @@ func (e *Event) parseDate(p string) (rest string, done bool, err error) {
 	}
 	e.year, e.month, e.day = first, second, third
 	return strings.TrimLeft(t, " "), false, nil
+}
+
+// dateSeparator accepts the "-" or "~" (counting days from the month's
+// end) that t starts with.
+func (e *Event) dateSeparator(t string) error {
+	switch t[0] {
+	case '~':
+		e.endOfMonth = true
+	case '-':
+	default:
+		return parseError(fmt.Sprintf("unexpected %q in the date", t))
+	}
+	return nil
 }
 
 // parseTime reads HOUR:MINUTE[:SECOND]; nothing at all means 00:00:00.
