@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -123,7 +124,10 @@ type S3 struct {
 	// CredentialsFile is an AWS shared-credentials file of mode 0600; when
 	// empty the AWS default chain (env, ~/.aws, instance role) is used.
 	CredentialsFile string `mapstructure:"credentials_file" json:"credentials_file" yaml:"credentials_file"`
-	// Profile selects the section of the credentials file.
+	// Profile selects the section of the credentials file. Empty lets the
+	// AWS SDK pick ($AWS_PROFILE, else "default"); it is left empty here
+	// because a profile set explicitly changes the SDK's precedence (it
+	// would win over AWS_ACCESS_KEY_ID), and Redacted shows the one used.
 	Profile string `mapstructure:"profile" json:"profile" yaml:"profile"`
 	// RestoreTier and RestoreDays are used when an archive is in GLACIER or
 	// DEEP_ARCHIVE: Expedited, Standard or Bulk; days the copy stays readable.
@@ -546,6 +550,9 @@ func (c *Config) applyDefaults() {
 	if c.Serve.Listen == "" {
 		c.Serve.Listen = "127.0.0.1:8077"
 	}
+	if len(c.Notify.On) == 0 {
+		c.Notify.On = []string{notify.OnFailure}
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		a.StateDir = filepath.Join(c.StateDir, a.Name)
@@ -602,6 +609,10 @@ func (c *Config) applyDefaults() {
 		}
 		if a.Database.ReadyTimeout == 0 {
 			a.Database.ReadyTimeout = Duration(2 * time.Minute)
+		}
+		if a.Database.Analyze == nil {
+			analyze := true
+			a.Database.Analyze = &analyze
 		}
 		if a.Database.ShmSize == 0 {
 			a.Database.ShmSize = 256 << 20
@@ -942,13 +953,17 @@ const Masked = "********"
 // Redacted returns a copy fit for printing: secrets are only ever named by
 // path in the config, except config-var values (app.vars,
 // app.serving_vars), which are masked here, as are notifier secrets given
-// inline.
+// inline. Defaults that another library resolves (the AWS profile) are shown
+// as it will resolve them.
 func (c *Config) Redacted() Config {
 	out := *c
 	out.Apps = append([]App(nil), c.Apps...)
 	for i := range out.Apps {
 		st := &out.Apps[i].Stack
 		st.Vars, st.ServingVars = maskValues(st.Vars), maskValues(st.ServingVars)
+		if out.Apps[i].S3.Profile == "" {
+			out.Apps[i].S3.Profile = cmp.Or(os.Getenv("AWS_PROFILE"), "default")
+		}
 	}
 	out.Notify = c.Notify.Redacted()
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -227,5 +228,46 @@ func TestLimitsAndFreeSpace(t *testing.T) {
 	}
 	if _, err := Load(write(t, "serve: {github_signatures: true}\napps:\n  - name: shop\n    s3: {bucket: b}\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "serve.github_signatures") {
 		t.Errorf("github_signatures without a secret: %v", err)
+	}
+}
+
+// `config check` prints Redacted() as YAML: the defaults that apply must be
+// in it, not the zero values (analyze: null, "on": [], profile: "").
+func TestResolvedConfigShowsDefaults(t *testing.T) {
+	t.Setenv("AWS_PROFILE", "")
+	c, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`\n\s+analyze: true\n`, `\n\s+"on":\n\s+- failure\n`, `\n\s+profile: default\n`} {
+		if !regexp.MustCompile(want).Match(out) {
+			t.Errorf("resolved config lacks %q:\n%s", want, out)
+		}
+	}
+	for _, zero := range []string{"analyze: null", `"on": []`, `profile: ""`} {
+		if strings.Contains(string(out), zero) {
+			t.Errorf("resolved config shows %s", zero)
+		}
+	}
+
+	// Set values win over the defaults; the SDK's own $AWS_PROFILE is the
+	// profile's default.
+	t.Setenv("AWS_PROFILE", "backups")
+	c, err = Load(write(t, "notify: {on: [success]}\napps:\n  - name: shop\n    s3: {bucket: b}\n    database: {analyze: false}\n  - name: blog\n    s3: {bucket: b, profile: blog}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := c.Redacted()
+	if a := red.Apps[0]; a.Database.AnalyzeEnabled() || a.S3.Profile != "backups" || red.Apps[1].S3.Profile != "blog" || strings.Join(red.Notify.On, ",") != "success" {
+		t.Errorf("analyze %v, profiles %q %q, notify.on %v", *a.Database.Analyze, a.S3.Profile, red.Apps[1].S3.Profile, red.Notify.On)
+	}
+	// The AWS SDK gets no profile it was not given: one set explicitly would
+	// take precedence over AWS_ACCESS_KEY_ID.
+	if c.Apps[0].S3.Profile != "" {
+		t.Errorf("s3.profile resolved to %q in the config itself", c.Apps[0].S3.Profile)
 	}
 }
