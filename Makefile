@@ -1,5 +1,6 @@
-# Lifeboat: `make demo` shows the main job end to end, `make test` runs every test.
-# Both install what they need first (scripts/test-deps.sh).
+# Lifeboat: `make demo` shows the main job end to end (KEEP=1 leaves the
+# standby running), `make test` runs every test. Both install what they need
+# first (scripts/demo.sh, scripts/test-deps.sh).
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,7 +9,7 @@ LDFLAGS := -X main.buildVersion=$(VERSION)
 # GOOS/GOARCH into bin/lifeboat-linux-ARCH).
 OUT     ?= bin/lifeboat
 
-.PHONY: all build demo test bench deps vet fmt clean
+.PHONY: all build demo demo-clean test bench deps vet fmt clean
 
 all: build
 
@@ -19,7 +20,11 @@ deps:
 	scripts/test-deps.sh
 
 demo:
-	scripts/demo.sh
+	scripts/demo.sh $(if $(KEEP),--keep)
+
+# Removes the Docker objects of a demo run with KEEP=1.
+demo-clean:
+	$(GO) run ./internal/demo -clean
 
 test:
 	scripts/test.sh

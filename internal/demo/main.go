@@ -1,15 +1,19 @@
 // Command demo runs Lifeboat end to end on this machine against local
-// stand-ins for the real services: a MinIO server playing the S3 bucket that
-// heroku-database-backups fills, and a throwaway Postgres cluster playing the
-// Heroku database whose archives land there. It narrates each lifeboat
-// command it runs. Start it with `make demo`, which installs what it needs.
+// stand-ins for the real services: an S3 server in this process (gofakes3,
+// see bucketServer) playing the bucket that heroku-database-backups fills,
+// and a throwaway Postgres cluster playing the Heroku database whose
+// archives land there. It narrates each lifeboat command it runs, and with
+// -keep leaves the standby running to explore. Start it with `make demo`
+// (scripts/demo.sh), which installs what it needs first.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,20 +35,35 @@ import (
 func main() {
 	bin := flag.String("lifeboat", "bin/lifeboat", "the lifeboat binary to demonstrate")
 	dir := flag.String("dir", ".cache/demo", "where the demo keeps its config, state and servers")
+	keep := flag.Bool("keep", false, "leave the standby's containers running at the end, to explore them with bin/lifeboat")
+	clean := flag.Bool("clean", false, "only remove the Docker objects a demo left (after -keep), then exit")
 	flag.Parse()
+	if *clean {
+		if err := removeKept(); err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	d, err := testenv.NewStandalone(*dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
-	code := demo(d, *bin)
+	code := demo(d, *bin, *keep)
 	d.Close()
 	os.Exit(code)
 }
 
-const bucket = "heroku-backups"
+const (
+	bucket = "heroku-backups"
+	// app is the demo app's name in lifeboat.yaml: not the tests' "shop",
+	// so that a standby kept with -keep and the e2e tests never share a
+	// container name.
+	app = "demo-shop"
+)
 
-func demo(t *testenv.Standalone, bin string) (code int) {
+func demo(t *testenv.Standalone, bin string, keep bool) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(testenv.ErrFatal)
@@ -55,15 +74,21 @@ func demo(t *testenv.Standalone, bin string) (code int) {
 			code = 1
 		}
 	}()
+	started := time.Now()
 	abs, err := filepath.Abs(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin = abs
-	step("Starting a local S3 server (MinIO) to stand in for the backup bucket")
-	s3 := testenv.StartS3(t)
+	step("Starting a local S3 server to stand in for the backup bucket")
+	accessKey := "demo-" + strings.ToLower(rand.Text()[:12])
+	srv, err := startBucketServer(accessKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := testenv.UseS3(t, srv.Endpoint, accessKey, rand.Text(), srv)
 	s3.CreateBucket(t, bucket)
-	fmt.Printf("  %s, bucket %s\n", s3.Endpoint, bucket)
+	fmt.Printf("  %s, bucket %s (an S3 API served by this demo; Lifeboat talks to it as to AWS)\n", s3.Endpoint, bucket)
 
 	step("Making real pg_dump archives of a Heroku-shaped database (schemas app, billing; extensions in heroku_ext)")
 	pg := testenv.StartPostgres(t)
@@ -73,16 +98,16 @@ func demo(t *testenv.Standalone, bin string) (code int) {
 	archiveBytes := pg.Dump(t, "shop", "--exclude-schema=heroku_ext")
 
 	step("Uploading them under heroku-database-backups keys, with the usual clutter")
-	prefix := "backups/shop/DATABASE_URL/"
+	prefix := "backups/" + app + "/DATABASE_URL/"
 	now := time.Now().UTC()
 	key := func(ago time.Duration, gz bool) string {
-		return prefix + filepath.Base(testenv.HerokuKey("shop", "DATABASE_URL", now.Add(-ago), "UTC", gz))
+		return prefix + filepath.Base(testenv.HerokuKey(app, "DATABASE_URL", now.Add(-ago), "UTC", gz))
 	}
 	// Each archive's pg_dump header says it was captured when its name says.
 	captured := func(ago time.Duration) []byte {
 		return testenv.Gzip(t, testenv.WithCreatedAt(t, archiveBytes, now.Add(-ago).Truncate(time.Minute)))
 	}
-	legacy := prefix + now.Add(-50*time.Hour).Format("2006-01-02-15-04") + "-shop-DATABASE_URL.dump.gz"
+	legacy := prefix + now.Add(-50*time.Hour).Format("2006-01-02-15-04") + "-" + app + "-DATABASE_URL.dump.gz"
 	newest := key(time.Hour, true)
 	gz := captured(time.Hour)
 	sum := sha256.Sum256(gz)
@@ -120,13 +145,15 @@ func demo(t *testenv.Standalone, bin string) (code int) {
 		t.Fatal(err)
 	}
 	fmt.Printf("  %s (Procfile: web, worker, release)\n", appImage)
-	removeDocker(t, eng) // leftovers of an earlier demo
+	if err := removeDocker(t.Context(), eng); err != nil { // leftovers of an earlier demo
+		t.Fatal(err)
+	}
 
 	step("Writing lifeboat.yaml")
 	state := filepath.Join(t.Dir(), "state")
 	os.RemoveAll(state)
 	creds := s3.WriteCredentialsFile(t, t.Dir())
-	envFile := filepath.Join(t.Dir(), "shop.env")
+	envFile := filepath.Join(t.Dir(), app+".env")
 	if err := os.WriteFile(envFile, []byte("# config vars on the VPS (mode 0600)\nRAILS_ENV=production\nMAIL_API_KEY=not-on-the-standby\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +161,7 @@ func demo(t *testenv.Standalone, bin string) (code int) {
 	cfg := filepath.Join(t.Dir(), "lifeboat.yaml")
 	body := fmt.Sprintf(`state_dir: %s
 apps:
-  - name: shop
+  - name: %s
     s3:
       bucket: %s
       prefix: %s
@@ -165,17 +192,22 @@ apps:
       publish: %s
       env_file: %s
       drop_vars: [MAIL_API_KEY]
-`, state, bucket, prefix, s3.Endpoint, creds, s3Probe(s3.Endpoint), appImage, publish, envFile)
+`, state, app, bucket, prefix, s3.Endpoint, creds, s3Probe(s3.Endpoint), appImage, publish, envFile)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("  %s\n", cfg)
+	fmt.Printf("  %s (the credentials file and the .env file beside it are mode 0600):\n\n", cfg)
+	for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+		fmt.Printf("    %s\n", line)
+	}
+	// Every command below finds the config the way a user's would.
+	fmt.Printf("\n$ export LIFEBOAT_CONFIG=%s\n", cfg)
 
 	lb := func(want int, args ...string) {
 		t.Helper()
-		args = append([]string{"--config", cfg}, args...)
-		fmt.Printf("\n$ lifeboat %s\n", strings.Join(args[2:], " "))
+		fmt.Printf("\n$ lifeboat %s\n", strings.Join(args, " "))
 		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "LIFEBOAT_CONFIG="+cfg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 		err := cmd.Run()
 		got := 0
@@ -186,7 +218,7 @@ apps:
 		}
 		fmt.Printf("(exit %d)\n", got)
 		if got != want {
-			t.Fatalf("lifeboat %s exited %d, expected %d", strings.Join(args[2:], " "), got, want)
+			t.Fatalf("lifeboat %s exited %d, expected %d", strings.Join(args, " "), got, want)
 		}
 	}
 	step("Lifeboat: what is in the bucket, and which archive would it pick?")
@@ -202,7 +234,7 @@ apps:
 			t.Fatal(err)
 		}
 	}
-	cached, _ := filepath.Glob(filepath.Join(state, "shop", "archives", "*.dump"))
+	cached, _ := filepath.Glob(filepath.Join(state, app, "archives", "*.dump"))
 	if len(cached) != 1 {
 		t.Fatalf("expected one cached archive, found %v", cached)
 	}
@@ -236,12 +268,38 @@ apps:
 	lb(0, "failback")
 	lb(0, "failback", "--complete")
 
-	step("Done")
+	step(fmt.Sprintf("Done in %s", time.Since(started).Round(time.Second)))
 	fmt.Printf("  Config and state are under %s\n", t.Dir())
 	fmt.Printf("  The drill's evidence page: %s (open it in a browser)\n", reportHTML)
-	removeDocker(t, eng)
-	fmt.Println("  The demo's containers, volumes and networks were removed.")
+	explore := fmt.Sprintf("LIFEBOAT_CONFIG=%s %s", cfg, relToWD(bin))
+	if keep {
+		fmt.Printf("\n  The standby is still running (its database and web container). Go on exploring:\n\n")
+		fmt.Printf("    %s ps\n\n", explore)
+		fmt.Println("  and generations, drills, report latest, db psql, check, failover --dry-run… (`help` lists them).")
+		fmt.Println("  The demo's S3 server stopped with it: what reads the bucket reports an outage, as above.")
+		fmt.Println("  `make demo-clean` removes the demo's containers, volumes and networks; the next `make demo` does too.")
+		return 0
+	}
+	if err := removeDocker(t.Context(), eng); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("  The demo's containers, volumes and networks were removed; the records stay:")
+	fmt.Printf("\n    %s drills\n\n", explore)
+	fmt.Println("  To leave the standby running and explore it (ps, db psql, check…): make demo KEEP=1")
 	return 0
+}
+
+// relToWD returns path relative to the working directory when it is below
+// it (bin/lifeboat), else path.
+func relToWD(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // show prints what the app answers, at url or at the web URL the stack record holds.
@@ -251,7 +309,7 @@ func show(t *testenv.Standalone, state, title, url string) {
 		var rec struct {
 			WebURL string `json:"web_url"`
 		}
-		b, err := os.ReadFile(filepath.Join(state, "shop", "stack.json"))
+		b, err := os.ReadFile(filepath.Join(state, app, "stack.json"))
 		if err == nil {
 			err = json.Unmarshal(b, &rec)
 		}
@@ -272,22 +330,41 @@ func show(t *testenv.Standalone, state, title, url string) {
 	}
 }
 
-// removeDocker removes every Docker object of the demo's app.
-func removeDocker(t *testenv.Standalone, eng *engine.Engine) {
+// removeKept removes the Docker objects of the demo's app, for -clean.
+func removeKept() error {
 	ctx := context.Background()
-	filter := map[string]string{engine.LabelApp: "shop"}
-	cs, _ := eng.ListContainers(ctx, filter, true)
+	eng, err := engine.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if err := removeDocker(ctx, eng); err != nil {
+		return err
+	}
+	fmt.Printf("removed the Docker objects labelled %s=%s\n", engine.LabelApp, app)
+	return nil
+}
+
+// removeDocker removes every Docker object of the demo's app.
+func removeDocker(ctx context.Context, eng *engine.Engine) error {
+	filter := map[string]string{engine.LabelApp: app}
+	var errs []error
+	cs, err := eng.ListContainers(ctx, filter, true)
+	errs = append(errs, err)
 	for _, c := range cs {
-		eng.RemoveContainer(ctx, c.ID, true)
+		errs = append(errs, eng.RemoveContainer(ctx, c.ID, true))
 	}
-	vs, _ := eng.ListVolumes(ctx, filter)
+	vs, err := eng.ListVolumes(ctx, filter)
+	errs = append(errs, err)
 	for _, v := range vs {
-		eng.RemoveVolume(ctx, v.Name)
+		errs = append(errs, eng.RemoveVolume(ctx, v.Name))
 	}
-	ns, _ := eng.ListNetworks(ctx, filter)
+	ns, err := eng.ListNetworks(ctx, filter)
+	errs = append(errs, err)
 	for _, n := range ns {
-		eng.RemoveNetwork(ctx, n.Name)
+		errs = append(errs, eng.RemoveNetwork(ctx, n.Name))
 	}
+	return errors.Join(errs...)
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }

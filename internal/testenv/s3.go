@@ -27,7 +27,8 @@ import (
 )
 
 // S3 is a MinIO server process serving the S3 API on 127.0.0.1 (or the
-// address given with [ListenOn]), started by [StartS3] for one test.
+// address given with [ListenOn]), started by [StartS3] for one test, or
+// another S3 server wrapped by [UseS3].
 // Path-style addressing only (bucket in the path): clients must set
 // UsePathStyle.
 type S3 struct {
@@ -48,8 +49,31 @@ type S3 struct {
 	host                            string // the address it listens on
 	port, consolePort               int
 
-	mu   sync.Mutex
-	proc *process // nil while stopped
+	mu     sync.Mutex
+	proc   *process // nil while stopped
+	server S3Server // set by UseS3 instead of bin, proc…
+}
+
+// S3Server is an S3 server that is not a MinIO process started here (the
+// demo's in-process one, see [UseS3]).
+type S3Server interface {
+	// Stop stops serving and returns when the address refuses connections;
+	// the objects are kept.
+	Stop() error
+	// Start serves the same objects on the same address again.
+	Start() error
+}
+
+// UseS3 returns an S3 for a server that is already listening at endpoint
+// with the given credentials: its Client and helpers work as with
+// [StartS3], and [S3.Stop] and [S3.Start] call srv's. The server is stopped
+// when the test ends.
+func UseS3(t testing.TB, endpoint, accessKey, secretKey string, srv S3Server) *S3 {
+	t.Helper()
+	s := &S3{Endpoint: endpoint, Region: s3Region, AccessKey: accessKey, SecretKey: secretKey, server: srv}
+	s.Client = newS3Client(s.Endpoint, s.Region, s.AccessKey, s.SecretKey)
+	t.Cleanup(s.shutdown)
+	return s
 }
 
 // Region of every server started by StartS3.
@@ -100,15 +124,19 @@ func StartS3(t testing.TB, opts ...S3Option) *S3 {
 		t.Fatalf("testenv: starting minio: %v\nlog (%s):\n%s", err, s.logPath, tailFile(s.logPath, 40))
 	}
 	s.Endpoint = "http://" + net.JoinHostPort(s.host, strconv.Itoa(s.port))
-	s.Client = s3.New(s3.Options{
-		Region:                     s.Region,
-		BaseEndpoint:               aws.String(s.Endpoint),
+	s.Client = newS3Client(s.Endpoint, s.Region, s.AccessKey, s.SecretKey)
+	return s
+}
+
+func newS3Client(endpoint, region, accessKey, secretKey string) *s3.Client {
+	return s3.New(s3.Options{
+		Region:                     region,
+		BaseEndpoint:               aws.String(endpoint),
 		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		Credentials:                credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return s
 }
 
 // S3Option changes how StartS3 starts the server.
@@ -179,6 +207,12 @@ func (s *S3) start() error {
 // meanwhile fail with "connection refused", as during an outage.
 func (s *S3) Stop(t testing.TB) {
 	t.Helper()
+	if s.server != nil {
+		if err := s.server.Stop(); err != nil {
+			t.Fatalf("testenv: stopping the S3 server: %v", err)
+		}
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc == nil {
@@ -192,6 +226,12 @@ func (s *S3) Stop(t testing.TB) {
 // data directory, and waits until it is ready.
 func (s *S3) Start(t testing.TB) {
 	t.Helper()
+	if s.server != nil {
+		if err := s.server.Start(); err != nil {
+			t.Fatalf("testenv: restarting the S3 server: %v", err)
+		}
+		return
+	}
 	var err error
 	// The old socket may linger a moment: retry briefly.
 	for attempt := 0; attempt < 10; attempt++ {
@@ -207,6 +247,10 @@ func (s *S3) Start(t testing.TB) {
 
 // shutdown is the t.Cleanup of StartS3.
 func (s *S3) shutdown() {
+	if s.server != nil {
+		s.server.Stop()
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.proc != nil {
