@@ -41,9 +41,10 @@ func TestSecondAcquireFailsNamingTheHolder(t *testing.T) {
 }
 
 func TestLockOfKilledProcessIsFree(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
 	// A child holds the lock with flock(1)-like behaviour via a shell: we use
 	// our own test binary as the child to avoid depending on util-linux.
+	// The child is killed, so it must not make a t.TempDir: nothing would
+	// remove it.
 	if os.Getenv("LOCK_CHILD") != "" {
 		if _, err := Acquire(os.Getenv("LOCK_CHILD"), "child"); err != nil {
 			os.Exit(3)
@@ -51,7 +52,8 @@ func TestLockOfKilledProcessIsFree(t *testing.T) {
 		os.Stdout.Write([]byte("locked\n"))
 		select {}
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=TestLockOfKilledProcessIsFree")
+	path := filepath.Join(t.TempDir(), "lock")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockOfKilledProcessIsFree$")
 	cmd.Env = append(os.Environ(), "LOCK_CHILD="+path)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -149,6 +149,17 @@ func demo(t *testenv.Standalone, bin string, keep bool) (code int) {
 		t.Fatal(err)
 	}
 
+	step("A stand-in for the Internet, for the drill's egress probe: a server on a Docker network the demo creates")
+	probe, control := startWorld(t, eng, appImage)
+	fmt.Printf("  lifeboat-%s: the example app's web, published at %s\n", world, probe)
+	fmt.Printf("  from a container on an ordinary Docker network (one with egress): %s\n", control)
+	if strings.HasPrefix(control, "connected") {
+		fmt.Println("  A drill runs on an internal network: the same connection must fail from inside it.")
+	} else {
+		fmt.Println("  NOTE: even a network with egress cannot reach it on this machine (Docker runs without its")
+		fmt.Println("  userland proxy?), so the drill's \"no egress\" check below proves less than it should here.")
+	}
+
 	step("Writing lifeboat.yaml")
 	state := filepath.Join(t.Dir(), "state")
 	os.RemoveAll(state)
@@ -182,8 +193,8 @@ apps:
     rto_target: 15m
     rpo_target: 26h
     drill:
-      # The demo machine has no Internet: probe the standby's own network instead
-      # (a drill's network must not reach it either).
+      # This machine may have no Internet: the demo's stand-in for it, which
+      # a Docker network with egress reaches (shown above).
       egress_probes: ["%s"]
     app:
       image: %s
@@ -192,7 +203,7 @@ apps:
       publish: %s
       env_file: %s
       drop_vars: [MAIL_API_KEY]
-`, state, app, bucket, prefix, s3.Endpoint, creds, s3Probe(s3.Endpoint), appImage, publish, envFile)
+`, state, app, bucket, prefix, s3.Endpoint, creds, probe, appImage, publish, envFile)
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -341,13 +352,18 @@ func removeKept() error {
 	if err := removeDocker(ctx, eng); err != nil {
 		return err
 	}
-	fmt.Printf("removed the Docker objects labelled %s=%s\n", engine.LabelApp, app)
+	fmt.Printf("removed the Docker objects labelled %s=%s or %s\n", engine.LabelApp, app, world)
 	return nil
 }
 
-// removeDocker removes every Docker object of the demo's app.
+// removeDocker removes every Docker object of the demo's app, and those
+// that played the outside world.
 func removeDocker(ctx context.Context, eng *engine.Engine) error {
-	filter := map[string]string{engine.LabelApp: app}
+	return errors.Join(removeLabelled(ctx, eng, app), removeLabelled(ctx, eng, world))
+}
+
+func removeLabelled(ctx context.Context, eng *engine.Engine, appLabel string) error {
+	filter := map[string]string{engine.LabelApp: appLabel}
 	var errs []error
 	cs, err := eng.ListContainers(ctx, filter, true)
 	errs = append(errs, err)
@@ -368,9 +384,3 @@ func removeDocker(ctx context.Context, eng *engine.Engine) error {
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
-
-// s3Probe is an address a drill must not reach: the local S3 server, on the
-// host's loopback, stands in for "the Internet" on a machine without it.
-func s3Probe(endpoint string) string {
-	return strings.TrimPrefix(endpoint, "http://")
-}
