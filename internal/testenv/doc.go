@@ -1,9 +1,11 @@
 // Package testenv starts the real components Lifeboat's tests run against and
-// builds the fixtures they need. It is imported only by _test.go files.
+// builds the fixtures they need. It is imported by _test.go files, and by the
+// demo and benchmark drivers (through [Standalone]).
 //
 //   - [StartS3]: a MinIO server process on 127.0.0.1 (the real S3 API), with
 //     an aws-sdk-go-v2 client pointed at it; it can be stopped and started
-//     again for outage tests.
+//     again for outage tests. [UseS3] gives the same helpers for another S3
+//     server (the demo's in-process one; the tests run MinIO).
 //   - [StartPostgres]: a throw-away local Postgres cluster, to produce real
 //     pg_dump custom-format archives ([Postgres.Dump]) of a database shaped
 //     like a Heroku app's ([LoadHerokuLike]).
