@@ -11,7 +11,7 @@
 # Idempotent and cached:
 #   - nothing is done when the image exists with label
 #     io.lifeboat.image-version=$IMAGE_VERSION;
-#   - the debootstrapped root filesystem is kept as a tarball in
+#   - the root filesystem (mmdebstrap) is kept as a tarball in
 #     ~/.cache/lifeboat/ (keyed by $ROOTFS_VERSION), so rebuilding the image
 #     (after `docker image rm`, or an entrypoint change) takes seconds.
 #
@@ -33,8 +33,9 @@ SUITE=bookworm
 # images with another version are rebuilt.
 IMAGE_VERSION=1
 # Bump ROOTFS_VERSION whenever the root filesystem recipe below changes:
-# the cached tarball is then debootstrapped again.
-ROOTFS_VERSION=1
+# the cached tarball is then built again. (An image built from an older
+# rootfs stays in use until IMAGE_VERSION changes.)
+ROOTFS_VERSION=2
 
 force=
 case "${1:-}" in
@@ -85,79 +86,61 @@ fi
 
 rootfs_tar="${cache}/postgres-${PG_MAJOR}-${SUITE}-rootfs-v${ROOTFS_VERSION}.tar"
 
-# build_rootfs debootstraps a minimal bookworm with postgresql-15 into a
-# temporary directory and stores it as ${rootfs_tar}.
+# build_rootfs builds a minimal bookworm with postgresql-15 (security and
+# point-release updates included) straight into ${rootfs_tar}, with
+# mmdebstrap: apt downloads in parallel and dpkg installs everything in one
+# pass: 229 s where debootstrap followed by apt-get in a chroot took 559 s,
+# on the same busy 2-core machine.
 build_rootfs() {
-	[ "$(id -u)" -eq 0 ] || die "building the root filesystem needs root (debootstrap, chroot)"
-	command -v debootstrap >/dev/null || apt_ensure debootstrap
+	[ "$(id -u)" -eq 0 ] || die "building the root filesystem needs root (mmdebstrap, chroot)"
+	command -v mmdebstrap >/dev/null || apt_ensure mmdebstrap
 
-	local mirror work rootfs start
+	local mirror start
 	mirror="${LIFEBOAT_DEBIAN_MIRROR:-$(debian_mirror)}"
-	work="$(mktemp -d "${cache}/rootfs-build.XXXXXX")"
-	rootfs="${work}/rootfs"
-	# shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
-	trap "umount -l '${rootfs}/proc' 2>/dev/null || true; rm -rf '${work}'" EXIT
 	start=${SECONDS}
+	# shellcheck disable=SC2064 # expand now: the trap must remove this very file.
+	trap "rm -f '${rootfs_tar}.tmp'" EXIT
 
-	log "debootstrap ${SUITE} (minbase) from ${mirror} into ${rootfs}: the root filesystem is built once (about 4 min on an idle 2-core machine, mostly downloads), then cached"
-	debootstrap --variant=minbase --include=ca-certificates "${SUITE}" "${rootfs}" "${mirror}" >&2
-
-	# Same steps as the official image's Dockerfile, before postgres is
-	# installed: a postgres user with uid/gid 999 (volumes are portable
-	# between this image and the official one) and no auto-created cluster.
-	log "preparing the chroot"
-	chroot "${rootfs}" groupadd -r postgres --gid=999
-	chroot "${rootfs}" useradd -r -g postgres --uid=999 --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
-	mkdir -p "${rootfs}/var/lib/postgresql" "${rootfs}/etc/postgresql-common/createcluster.d"
-	chroot "${rootfs}" chown -R postgres:postgres /var/lib/postgresql
-	echo 'create_main_cluster = false' >"${rootfs}/etc/postgresql-common/createcluster.d/lifeboat.conf"
-	# No service may start inside the chroot.
-	printf '#!/bin/sh\nexit 101\n' >"${rootfs}/usr/sbin/policy-rc.d"
-	chmod 0755 "${rootfs}/usr/sbin/policy-rc.d"
-	# Security and point-release updates too, not just the release.
-	rm -f "${rootfs}/etc/apt/sources.list"
-	cat >"${rootfs}/etc/apt/sources.list.d/debian.sources" <<EOF
-Types: deb
-URIs: ${mirror}
-Suites: ${SUITE} ${SUITE}-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: ${mirror%/debian}/debian-security
-Suites: ${SUITE}-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-	cp /etc/resolv.conf "${rootfs}/etc/resolv.conf"
-	mount -t proc proc "${rootfs}/proc"
-
-	log "installing postgresql-${PG_MAJOR} in the chroot"
-	chroot "${rootfs}" env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 \
-		sh -c "apt-get update -q && apt-get -y -q upgrade && apt-get install -y -q --no-install-recommends postgresql-${PG_MAJOR} locales" >&2
-	# en_US.UTF-8 as in the official image: restores of databases created
-	# with that locale (Heroku's) can recreate them. LANG stays C.UTF-8.
-	chroot "${rootfs}" localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
-
-	umount "${rootfs}/proc"
-	log "trimming the root filesystem"
-	chroot "${rootfs}" apt-get clean
-	rm -f "${rootfs}/usr/sbin/policy-rc.d" "${rootfs}/etc/resolv.conf" "${rootfs}/etc/hostname"
-	rm -rf "${rootfs}"/var/lib/apt/lists/* "${rootfs}"/var/cache/apt/* \
-		"${rootfs}"/usr/share/doc/* "${rootfs}"/usr/share/man/* "${rootfs}"/usr/share/info/* \
-		"${rootfs}"/var/cache/debconf/*-old "${rootfs}"/var/lib/dpkg/*-old \
-		"${rootfs}"/var/log/*.log "${rootfs}"/var/log/apt/* \
-		"${rootfs}"/tmp/* "${rootfs}"/var/tmp/*
-	# Directories the entrypoint expects, as in the official image.
-	mkdir -p "${rootfs}/docker-entrypoint-initdb.d" "${rootfs}/var/run/postgresql" "${rootfs}/var/lib/postgresql/data"
-	chroot "${rootfs}" chown postgres:postgres /var/run/postgresql /var/lib/postgresql/data
-	chmod 03775 "${rootfs}/var/run/postgresql"
-	chmod 01777 "${rootfs}/var/lib/postgresql/data"
-
-	log "storing the root filesystem as ${rootfs_tar}"
-	tar --numeric-owner -C "${rootfs}" -cf "${rootfs_tar}.tmp" .
+	log "mmdebstrap ${SUITE} (minbase) with postgresql-${PG_MAJOR} from ${mirror}: the root filesystem is built once (about 3 min on an idle 2-core machine), then cached in ${rootfs_tar}"
+	# The hooks, in order:
+	#   essential: before postgresql is installed, as the official image's
+	#     Dockerfile does: a postgres user and group with id 999 (volumes are
+	#     portable between this image and the official one; written to
+	#     /etc/passwd directly, as useradd is not essential) and no
+	#     auto-created cluster;
+	#   customize: en_US.UTF-8 as in the official image (restores of
+	#     databases created with that locale, Heroku's, can recreate them; LANG
+	#     stays C.UTF-8), the directories the entrypoint expects, and a trim.
+	# PATH: mmdebstrap's helpers must be Debian's, not a pyenv shim's.
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --variant=minbase --mode=root --format=tar \
+		--include="ca-certificates,locales,postgresql-${PG_MAJOR}" \
+		--essential-hook='echo "postgres:x:999:" >>"$1/etc/group" &&
+			echo "postgres:x:999:999:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash" >>"$1/etc/passwd" &&
+			mkdir -p "$1/var/lib/postgresql" "$1/etc/postgresql-common/createcluster.d" &&
+			chown 999:999 "$1/var/lib/postgresql" &&
+			echo "create_main_cluster = false" >"$1/etc/postgresql-common/createcluster.d/lifeboat.conf"' \
+		--customize-hook='chroot "$1" localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8' \
+		--customize-hook='chroot "$1" sh -c "mkdir -p /docker-entrypoint-initdb.d /var/lib/postgresql/data &&
+			chown postgres:postgres /var/lib/postgresql/data && chmod 01777 /var/lib/postgresql/data"' \
+		--customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* \
+			"$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/usr/share/info/* \
+			"$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old \
+			"$1"/var/log/*.log "$1"/var/log/apt/* "$1"/tmp/* "$1"/var/tmp/* \
+			"$1"/etc/hostname' \
+		"${SUITE}" "${rootfs_tar}.tmp" \
+		"deb ${mirror} ${SUITE} main" \
+		"deb ${mirror} ${SUITE}-updates main" \
+		"deb ${mirror%/debian}/debian-security ${SUITE}-security main" >&2
+	# mmdebstrap empties /run at the end; the official image has
+	# /run/postgresql (postgres, mode 3775): add it to the tarball.
+	local extra
+	extra="$(mktemp -d "${cache}/rootfs-run.XXXXXX")"
+	mkdir -p "${extra}/run/postgresql"
+	chown 999:999 "${extra}/run/postgresql"
+	chmod 03775 "${extra}/run/postgresql"
+	tar --numeric-owner -C "${extra}" -rf "${rootfs_tar}.tmp" ./run/postgresql
+	rm -rf "${extra}"
 	mv "${rootfs_tar}.tmp" "${rootfs_tar}"
-	rm -rf "${work}"
 	trap - EXIT
 	log "root filesystem built in $((SECONDS - start))s"
 }

@@ -5,7 +5,7 @@
 # lifeboat against them:
 #
 #   - Debian packages: postgresql (the local cluster that makes real pg_dump
-#     archives), ca-certificates, and debootstrap only while the Postgres
+#     archives), ca-certificates, and mmdebstrap only while the Postgres
 #     image is still to be built. Nothing else (no MinIO, no chromium, no
 #     awscli: those are for the tests);
 #   - the Docker image lifeboat/postgres:15 (scripts/build-postgres-image.sh),
@@ -36,15 +36,17 @@ else
 	log "[$(elapsed)] building bin/lifeboat and the demo driver in the background (first time: about 3 min on 2 cores, modules downloaded from the Go proxy)"
 fi
 (
+	t0=${SECONDS}
 	make --no-print-directory build &&
 		go build -o "${demo_dir}/bin/demo" ./internal/demo &&
-		CGO_ENABLED=0 GOOS=linux go build -trimpath -o /dev/null ./internal/exampleapp
+		CGO_ENABLED=0 GOOS=linux go build -trimpath -o /dev/null ./internal/exampleapp &&
+		echo "built in $((SECONDS - t0))s"
 ) >"${build_log}" 2>&1 &
 build_pid=$!
 
-# 2. Debian packages, then the Postgres image (its first build debootstraps
-#    a Debian root filesystem, installing debootstrap for it: the longest
-#    step; cached afterwards).
+# 2. Debian packages, then the Postgres image (its first build makes a
+#    Debian root filesystem with mmdebstrap, installing it: the longest step;
+#    cached afterwards).
 log "[$(elapsed)] Debian packages the demo needs: postgresql ca-certificates"
 apt_ensure postgresql ca-certificates
 log "[$(elapsed)] the Docker image lifeboat/postgres:15"
@@ -58,5 +60,6 @@ if ! wait "${build_pid}"; then
 	cat "${build_log}" >&2
 	die "building lifeboat or the demo driver failed (log above, also in ${build_log})"
 fi
+log "[$(elapsed)] Go: bin/lifeboat, the demo driver and the example app $(tail -n1 "${build_log}")"
 log "[$(elapsed)] everything is ready; running the demo"
 exec "${demo_dir}/bin/demo" -lifeboat bin/lifeboat -dir "${demo_dir}" "$@"
