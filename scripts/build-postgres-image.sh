@@ -186,7 +186,7 @@ EXPOSE 5432
 CMD ["postgres"]
 EOF
 
-log "building ${IMAGE} (postgresql-${PG_MAJOR} ${pg_version}, image-version ${IMAGE_VERSION})"
+log "building ${IMAGE} (postgresql-${PG_MAJOR} ${pg_version}, image-version ${IMAGE_VERSION}; about a minute)"
 # BuildKit needs the buildx plugin, which Debian's docker.io lacks: use the
 # classic builder then (FROM scratch needs no registry either way).
 if docker buildx version >/dev/null 2>&1; then
