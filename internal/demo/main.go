@@ -260,6 +260,7 @@ apps:
 
 	step("A DR drill: restore and boot in an isolated network, timed, with an evidence report")
 	lb(0, "drill", "--triggered-by", "make demo")
+	showEgressCheck(t, state, probe, control)
 	reportHTML := filepath.Join(t.Dir(), "drill-report.html")
 	lb(0, "report", "latest", "--html", reportHTML)
 	lb(0, "drills")
@@ -311,6 +312,37 @@ func relToWD(path string) string {
 		return rel
 	}
 	return path
+}
+
+// showEgressCheck prints the drill's "no egress" check next to the control
+// made before: the same address, reached from a network with egress, not
+// from the drill's.
+func showEgressCheck(t *testenv.Standalone, state, probe, control string) {
+	reports, _ := filepath.Glob(filepath.Join(state, app, "drills", "*.json"))
+	if len(reports) == 0 {
+		t.Fatalf("no drill report under %s", state)
+	}
+	b, err := os.ReadFile(reports[len(reports)-1]) // ids sort by time
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Checks []struct {
+			Kind, Detail string
+			OK           bool
+		}
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Checks {
+		if c.Kind == "egress" {
+			fmt.Printf("\n  The drill's egress check (ok: %v): %s\n", c.OK, c.Detail)
+			fmt.Printf("  The control, from an ordinary Docker network, to the same %s: %s\n", probe, control)
+			return
+		}
+	}
+	t.Fatalf("the drill report %s has no egress check", reports[len(reports)-1])
 }
 
 // show prints what the app answers, at url or at the web URL the stack record holds.
