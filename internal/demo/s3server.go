@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -28,10 +29,16 @@ import (
 //   - requests must carry the demo's access key (AWS SigV4), so a wrong
 //     credentials file fails as it would against S3 (the signature itself is
 //     not recomputed);
+//
 //   - an upload's x-amz-checksum-sha256 must match its body (else BadDigest)
 //     and is stored; HEAD and GET return it only when asked
 //     (x-amz-checksum-mode: ENABLED) and not for a byte range, as S3 does;
-//   - only object metadata is stored, not the request's signing headers.
+//
+//   - only object metadata is stored, not the request's signing headers;
+//     objects carry no version id (the bucket is not versioned);
+//
+//   - a GET or HEAD with If-Match another ETag is refused (412), as Lifeboat
+//     pins a download to the object it started with.
 //
 // Listing (ListObjectsV2 with pagination), ranged GETs, ETags (MD5 of a
 // single-part upload) and deletes are gofakes3's.
@@ -114,8 +121,16 @@ func (b *bucketServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case isObject && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		w = &checksumFilter{ResponseWriter: w,
+		if !b.checkIfMatch(w, r) {
+			return
+		}
+		hf := &headFilter{ResponseWriter: w,
 			send: strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && r.Header.Get("Range") == ""}
+		b.handler.ServeHTTP(hf, r)
+		if !hf.wroteHeader { // gofakes3 answers a HEAD without writing
+			hf.WriteHeader(http.StatusOK)
+		}
+		return
 	}
 	b.handler.ServeHTTP(w, r)
 }
@@ -161,18 +176,48 @@ func (b *bucketServer) checkUpload(w http.ResponseWriter, r *http.Request) bool 
 	return true
 }
 
-// checksumFilter removes the stored checksum from a GET or HEAD response
-// unless it is to be sent, and then says it covers the full object.
-type checksumFilter struct {
+// checkIfMatch answers 412 Precondition Failed to a GET or HEAD whose
+// If-Match names another ETag than the object's (gofakes3 checks If-Match on
+// PUT only): Lifeboat pins a download to the ETag it started with. It
+// answers the request itself and returns false then.
+func (b *bucketServer) checkIfMatch(w http.ResponseWriter, r *http.Request) bool {
+	want := r.Header.Get("If-Match")
+	if want == "" {
+		return true
+	}
+	hr := r.Clone(r.Context())
+	hr.Method = http.MethodHead
+	hr.Header.Del("If-Match")
+	hr.Header.Del("Range")
+	head := httptest.NewRecorder()
+	b.handler.ServeHTTP(head, hr)
+	if head.Code != http.StatusOK {
+		return true // gofakes3 answers the missing object as it should
+	}
+	if etag := head.Header().Get("ETag"); want != "*" && strings.Trim(want, `"`) != strings.Trim(etag, `"`) {
+		s3Error(w, http.StatusPreconditionFailed, "PreconditionFailed",
+			"At least one of the pre-conditions you specified did not hold (If-Match "+want+", ETag "+etag+").")
+		return false
+	}
+	r.Header.Del("If-Match") // checked: gofakes3 answers it 501 on a GET
+	return true
+}
+
+// headFilter removes the stored checksum from a GET or HEAD response
+// unless it is to be sent, and then says it covers the full object. It also
+// removes the version id that gofakes3's memory backend gives every object:
+// the bucket is not versioned, and S3 sends none then.
+type headFilter struct {
 	http.ResponseWriter
 	send        bool
 	wroteHeader bool
 }
 
-func (c *checksumFilter) WriteHeader(code int) {
+func (c *headFilter) WriteHeader(code int) {
 	if !c.wroteHeader {
 		c.wroteHeader = true
 		h := c.Header()
+		h.Del("X-Amz-Version-Id")
 		if !c.send || h.Get("X-Amz-Checksum-Sha256") == "" {
 			h.Del("X-Amz-Checksum-Sha256")
 		} else {
@@ -182,7 +227,7 @@ func (c *checksumFilter) WriteHeader(code int) {
 	c.ResponseWriter.WriteHeader(code)
 }
 
-func (c *checksumFilter) Write(p []byte) (int, error) {
+func (c *headFilter) Write(p []byte) (int, error) {
 	if !c.wroteHeader {
 		c.WriteHeader(http.StatusOK)
 	}
