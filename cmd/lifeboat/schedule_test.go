@@ -12,16 +12,28 @@ import (
 )
 
 // visibleDir makes a directory the units' sandbox does not hide (t.TempDir
-// is under /tmp, which PrivateTmp= hides), removed at the end.
+// is under /tmp, which PrivateTmp= hides), removed at the end: in the
+// package's directory unless the checkout itself is hidden (a clone under
+// /tmp or /root), else under /var/lib.
 func visibleDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(".", ".schedule-test-")
-	if err != nil {
-		t.Fatal(err)
+	var tried []string
+	for _, base := range []string{".", "/var/lib", "/srv"} {
+		abs, err := filepath.Abs(base)
+		if err != nil || schedule.HiddenFromUnits(abs) != "" || strings.ContainsAny(abs, " \t\"'\\%$;") {
+			tried = append(tried, base+": hidden from the units or unusable in a unit file")
+			continue
+		}
+		dir, err := os.MkdirTemp(abs, ".lifeboat-schedule-test-")
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
 	}
-	abs, _ := filepath.Abs(dir)
-	t.Cleanup(func() { os.RemoveAll(abs) })
-	return abs
+	t.Fatalf("no directory the systemd units could see: %s", strings.Join(tried, "; "))
+	return ""
 }
 
 func TestScheduleUnitsCommand(t *testing.T) {

@@ -185,6 +185,17 @@ func readWritePaths(cfg *config.Config) []string {
 // hiddenDirs are invisible to the units' sandbox (ProtectHome=, PrivateTmp=).
 var hiddenDirs = []string{"/home", "/root", "/run/user", "/tmp", "/var/tmp"}
 
+// HiddenFromUnits returns the directory hiding the absolute path p from the
+// units' sandbox (ProtectHome=, PrivateTmp=), or "" when the units see it.
+func HiddenFromUnits(p string) string {
+	for _, h := range hiddenDirs {
+		if within(filepath.Clean(p), h) {
+			return h
+		}
+	}
+	return ""
+}
+
 // checkPaths refuses paths the units could not use: hidden by the sandbox,
 // relative, or with characters a unit file would need to quote.
 func checkPaths(cfg *config.Config, cfgPath, binary string) error {
@@ -196,11 +207,8 @@ func checkPaths(cfg *config.Config, cfgPath, binary string) error {
 		case strings.ContainsAny(p, " \t\r\n\"'\\%$;"):
 			problems = append(problems, fmt.Sprintf("%s: %q has a space, quote, \\, %%, $ or ; that a systemd unit cannot carry as is: rename it", key, p))
 		default:
-			for _, h := range hiddenDirs {
-				if within(filepath.Clean(p), h) {
-					problems = append(problems, fmt.Sprintf("%s: %s is under %s, which the scheduled runs cannot see (ProtectHome=, PrivateTmp=): move it, e.g. to /etc/lifeboat or /var/lib/lifeboat", key, p, h))
-					break
-				}
+			if h := HiddenFromUnits(p); h != "" {
+				problems = append(problems, fmt.Sprintf("%s: %s is under %s, which the scheduled runs cannot see (ProtectHome=, PrivateTmp=): move it, e.g. to /etc/lifeboat or /var/lib/lifeboat", key, p, h))
 			}
 		}
 	}
