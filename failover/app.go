@@ -11,6 +11,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -21,9 +22,6 @@ var ErrNoStack = errors.New("no app image configured (app.image)")
 // procfilePaths are where images keep their Procfile: the root, Heroku's
 // /app, Cloud Native Buildpacks' /workspace.
 var procfilePaths = []string{"/Procfile", "/app/Procfile", "/workspace/Procfile"}
-
-// PublicNetwork is the app's non-internal network, used while serving.
-func (s *Standby) PublicNetwork() string { return "lifeboat-" + s.App.Name + "-public" }
 
 // appPlan is what to run for generation g in a mode, with image img.
 func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*stack.Plan, error) {
@@ -60,26 +58,17 @@ func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.M
 		return nil, err
 	}
 	p := &stack.Plan{
-		App: s.App.Name, Mode: mode, Purpose: s.purpose(), Generation: g.Number,
-		Prefix: s.appPrefix(g.Number), Image: img.ID,
+		App: s.App.Name, Mode: mode, Purpose: s.Names.Purpose(), Generation: g.Number,
+		Prefix: s.Names.AppPrefix(g.Number), Image: img.ID,
 		Processes: procs, Release: release, Shell: shell,
 		Vars: stack.Vars(cfg, snap.Vars, envFile, mode, dbURL, ""), Port: cfg.Port,
 		Network: g.Network, Health: cfg.Health,
-		Labels: s.labels("", g.Number),
+		Labels: s.Names.Labels("", g.Number),
 	}
-	delete(p.Labels, engine.LabelRole)
 	if mode == stack.ModeServing {
-		p.PublicNetwork, p.Publish = s.PublicNetwork(), cfg.Publish
+		p.PublicNetwork, p.Publish = s.Names.PublicNetwork(), cfg.Publish
 	}
 	return p, nil
-}
-
-// appPrefix starts the names of generation n's app containers.
-func (s *Standby) appPrefix(n int) string {
-	if s.DrillID != "" {
-		return s.prefix()
-	}
-	return fmt.Sprintf("%s-g%d", s.prefix(), n)
 }
 
 // processes are the config's process types, or the image's Procfile's.
@@ -207,7 +196,7 @@ func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.
 	}
 	res := &UpResult{Generation: g.Number, Mode: string(mode), Image: s.App.Stack.Image, ImageID: img.ID, Warnings: []string{}}
 	if plan.PublicNetwork != "" {
-		if _, err := s.Engine.EnsureNetwork(ctx, plan.PublicNetwork, false, s.labels("network", 0)); err != nil {
+		if _, err := s.Engine.EnsureNetwork(ctx, plan.PublicNetwork, false, s.Names.Labels(names.RoleNetwork, 0)); err != nil {
 			return res, err
 		}
 	}
@@ -233,19 +222,13 @@ func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.
 // removeApp removes the app containers of generation n (0: of every
 // generation), never the database's.
 func (s *Standby) removeApp(ctx context.Context, n int) error {
-	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: s.purpose()}
-	if s.DrillID != "" {
-		filter[engine.LabelGeneration] = "drill-" + s.DrillID
-	} else if n > 0 {
-		filter[engine.LabelGeneration] = strconv.Itoa(n)
-	}
-	cs, err := s.Engine.ListContainers(ctx, filter, true)
+	cs, err := s.Engine.ListContainers(ctx, s.Names.Filter("", n), true)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, c := range cs {
-		if c.Labels[engine.LabelRole] == RoleDatabase {
+		if c.Labels[engine.LabelRole] == names.RoleDatabase {
 			continue
 		}
 		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -257,13 +240,13 @@ func (s *Standby) removeApp(ctx context.Context, n int) error {
 
 // removeOtherApps removes app containers of every generation but keep.
 func (s *Standby) removeOtherApps(ctx context.Context, keep int) error {
-	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}, true)
+	cs, err := s.Engine.ListContainers(ctx, names.Standby(s.App.Name).PurposeFilter(""), true)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, c := range cs {
-		if c.Labels[engine.LabelRole] == RoleDatabase || c.Labels[engine.LabelGeneration] == strconv.Itoa(keep) {
+		if c.Labels[engine.LabelRole] == names.RoleDatabase || names.GenerationOf(c.Labels) == keep {
 			continue
 		}
 		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -321,7 +304,7 @@ type Process struct {
 // PS lists every Lifeboat container of the app (purpose standby and drill),
 // with a live health check of web and database containers.
 func (s *Standby) PS(ctx context.Context) ([]Process, error) {
-	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name}, true)
+	cs, err := s.Engine.ListContainers(ctx, s.Names.AppFilter(""), true)
 	if err != nil {
 		return nil, err
 	}
@@ -331,17 +314,17 @@ func (s *Standby) PS(ctx context.Context) ([]Process, error) {
 	}
 	out := []Process{}
 	for _, c := range cs {
-		if c.Labels[engine.LabelRole] == "probe" {
+		if c.Labels[engine.LabelRole] == names.RoleProbe {
 			continue
 		}
-		n, _ := strconv.Atoi(c.Labels[engine.LabelGeneration])
+		n := names.GenerationOf(c.Labels)
 		img := c.Image
-		if c.Labels[engine.LabelRole] != RoleDatabase && c.ImageID == c.Image && s.App.Stack.Image != "" {
+		if c.Labels[engine.LabelRole] != names.RoleDatabase && c.ImageID == c.Image && s.App.Stack.Image != "" {
 			img = s.App.Stack.Image // containers run the image by ID; show its name
 		}
 		p := Process{Name: c.Name, App: c.Labels[engine.LabelApp], Role: c.Labels[engine.LabelRole], Purpose: c.Labels[engine.LabelPurpose],
 			Generation: n, Image: img, ImageID: c.ImageID, State: c.State, Health: "-", Created: c.Created,
-			Current: n == cur && c.Labels[engine.LabelPurpose] == PurposeStandby, Ports: []string{}}
+			Current: n == cur && c.Labels[engine.LabelPurpose] == names.PurposeStandby, Ports: []string{}}
 		for _, port := range c.Ports {
 			p.Ports = append(p.Ports, fmt.Sprintf("%s:%d->%d", port.HostIP, port.HostPort, port.ContainerPort))
 		}
@@ -356,13 +339,13 @@ func (s *Standby) PS(ctx context.Context) ([]Process, error) {
 
 func (s *Standby) health(ctx context.Context, c engine.Container) string {
 	switch c.Labels[engine.LabelRole] {
-	case "web":
+	case names.RoleWeb:
 		ip := ""
 		for _, v := range c.IPs {
 			ip = v
 			break
 		}
-		if ip2 := c.IPs[s.NetworkName()]; ip2 != "" {
+		if ip2 := c.IPs[s.Names.Network()]; ip2 != "" {
 			ip = ip2
 		}
 		if ip == "" {
@@ -372,8 +355,8 @@ func (s *Standby) health(ctx context.Context, c engine.Container) string {
 			return "unhealthy: " + err.Error()
 		}
 		return "healthy"
-	case RoleDatabase:
-		n, _ := strconv.Atoi(c.Labels[engine.LabelGeneration])
+	case names.RoleDatabase:
+		n := names.GenerationOf(c.Labels)
 		g, err := s.State.Load(n)
 		if err != nil {
 			return "unknown"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -55,8 +56,8 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	rep.Kept = o.Keep
 
 	d := &Standby{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
-		DrillID: strings.ToLower(strings.TrimSuffix(id, "Z")),
-		State:   &state.Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}}
+		Names: names.Drill(s.App.Name, start),
+		State: &state.Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}}
 	if removed, err := s.cleanDrills(ctx); err != nil {
 		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
 	} else if len(removed) > 0 {
@@ -65,7 +66,7 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	ph := newPhaser(rep, start)
 	runErr := d.drillRun(ctx, s, o, rep, ph)
 	if o.Keep {
-		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.prefix())
+		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.Names.Prefix())
 	} else {
 		// Always, also after Ctrl-C: the drill's objects must not stay.
 		ph.begin("teardown")
@@ -286,7 +287,7 @@ func (d *Standby) egressCheck(ctx context.Context, g *state.Generation) report.C
 
 // cleanDrills removes every drill container, volume and network of the app.
 func (s *Standby) cleanDrills(ctx context.Context) ([]string, error) {
-	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeDrill}
+	filter := s.Names.DrillsFilter()
 	var removed []string
 	var errs []error
 	cs, err := s.Engine.ListContainers(ctx, filter, true)

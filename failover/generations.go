@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -103,14 +103,14 @@ func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
 		status[g.Number] = g.Status
 	}
 	keep := func(n int) bool { return n == current || status[n] == state.StatusReady }
-	filter := map[string]string{engine.LabelApp: s.App.Name, engine.LabelRole: RoleDatabase, engine.LabelPurpose: s.purpose()}
+	filter := s.Names.PurposeFilter(names.RoleDatabase)
 	cs, err := s.Engine.ListContainers(ctx, filter, true)
 	if err != nil {
 		return cleaned, err
 	}
 	for _, c := range cs {
-		n, err := strconv.Atoi(c.Labels[engine.LabelGeneration])
-		if err != nil || keep(n) {
+		n := names.GenerationOf(c.Labels)
+		if n == 0 || keep(n) {
 			continue
 		}
 		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -123,8 +123,8 @@ func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
 		return cleaned, err
 	}
 	for _, v := range vs {
-		n, err := strconv.Atoi(v.Labels[engine.LabelGeneration])
-		if err != nil || keep(n) {
+		n := names.GenerationOf(v.Labels)
+		if n == 0 || keep(n) {
 			continue
 		}
 		if err := s.Engine.RemoveVolume(ctx, v.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
@@ -134,14 +134,14 @@ func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
 	}
 	// App containers of a generation that is not current: a refresh
 	// killed while starting the app on its new generation leaves them.
-	if s.DrillID == "" {
-		apps, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name, engine.LabelPurpose: PurposeStandby}, true)
+	if !s.Names.IsDrill() {
+		apps, err := s.Engine.ListContainers(ctx, s.Names.PurposeFilter(""), true)
 		if err != nil {
 			return cleaned, err
 		}
 		for _, c := range apps {
-			n, err := strconv.Atoi(c.Labels[engine.LabelGeneration])
-			if err != nil || c.Labels[engine.LabelRole] == RoleDatabase || n == current {
+			n := names.GenerationOf(c.Labels)
+			if n == 0 || c.Labels[engine.LabelRole] == names.RoleDatabase || n == current {
 				continue
 			}
 			if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
-	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -188,7 +188,7 @@ func (s *Standby) failoverChecks(ctx context.Context) ([]Check, *state.Generatio
 }
 
 func (s *Standby) publishedByUs(ctx context.Context, port int) bool {
-	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name, engine.LabelRole: "web"}, false)
+	cs, err := s.Engine.ListContainers(ctx, s.Names.AppFilter(names.RoleWeb), false)
 	if err != nil {
 		return false
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
@@ -101,9 +102,9 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 		return res, err
 	}
 	g := &state.Generation{
-		App: s.App.Name, Number: n, Status: state.StatusBuilding, Purpose: s.purpose(),
+		App: s.App.Name, Number: n, Status: state.StatusBuilding, Purpose: s.Names.Purpose(),
 		CreatedAt: time.Now().UTC(), Archive: ref,
-		Container: s.DatabaseContainer(n), Volume: s.DatabaseContainer(n), Network: s.NetworkName(),
+		Container: s.Names.Database(n), Volume: s.Names.DatabaseVolume(n), Network: s.Names.Network(),
 		Database: s.App.Database.Name, User: "postgres",
 		Checks: []state.Check{}, Tables: []state.TableRows{},
 	}
@@ -111,7 +112,7 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 		return res, err
 	}
 	res.Generation = g
-	if s.DrillID != "" {
+	if s.Names.IsDrill() {
 		s.say("building the drill's database from %s", ref.Key)
 	} else {
 		s.say("building database generation %d from %s", n, ref.Key)
@@ -185,8 +186,8 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	if err != nil {
 		return err
 	}
-	labels := s.labels(RoleDatabase, g.Number)
-	if _, err := s.Engine.EnsureNetwork(ctx, g.Network, true, s.labels("network", 0)); err != nil {
+	labels := s.Names.Labels(names.RoleDatabase, g.Number)
+	if _, err := s.Engine.EnsureNetwork(ctx, g.Network, true, s.Names.Labels(names.RoleNetwork, 0)); err != nil {
 		return err
 	}
 	if err := s.Engine.CreateVolume(ctx, g.Volume, labels); err != nil {
@@ -321,7 +322,7 @@ func (s *Standby) databaseSpec(g *state.Generation, ref state.ArchiveRef, passwo
 			"POSTGRES_DB=" + g.Database,
 			"PGDATA=/var/lib/postgresql/data/pgdata",
 		},
-		Labels:  s.labels(RoleDatabase, g.Number),
+		Labels:  s.Names.Labels(names.RoleDatabase, g.Number),
 		Network: g.Network,
 		Aliases: []string{g.Container},
 		Mounts: []engine.Mount{
@@ -362,8 +363,8 @@ func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.
 	// Ports cannot be published from an internal network: the container's
 	// primary network is then a small non-internal one of its own, and it
 	// joins the app's internal network as well.
-	pubNet := "lifeboat-" + s.App.Name + "-db-publish"
-	if _, err := s.Engine.EnsureNetwork(ctx, pubNet, false, s.labels("network", 0)); err != nil {
+	pubNet := s.Names.PublishNetwork()
+	if _, err := s.Engine.EnsureNetwork(ctx, pubNet, false, s.Names.Labels(names.RoleNetwork, 0)); err != nil {
 		restorePrev()
 		return err
 	}
@@ -574,12 +575,12 @@ func scrubURL(err error, url string) string {
 // a Docker object.
 func (s *Standby) nextGeneration(ctx context.Context) (int, error) {
 	var seen []int
-	cs, err := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name}, true)
+	cs, err := s.Engine.ListContainers(ctx, s.Names.AppFilter(""), true)
 	if err != nil {
 		return 0, err
 	}
 	for _, c := range cs {
-		if n, err := strconv.Atoi(c.Labels[engine.LabelGeneration]); err == nil {
+		if n := names.GenerationOf(c.Labels); n > 0 {
 			seen = append(seen, n)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
@@ -288,7 +289,7 @@ func TestRollbackAndKeepGenerations(t *testing.T) {
 	if c3.State == "running" {
 		t.Fatal("generation 3 still runs after the rollback")
 	}
-	if _, err := s.Engine.InspectContainer(ctx, s.DatabaseContainer(1)); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := s.Engine.InspectContainer(ctx, s.Names.Database(1)); !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("generation 1 should be gone: %v", err)
 	}
 }
@@ -344,11 +345,11 @@ func TestLeftoversOfAKilledRestoreAreCleaned(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restore killed mid-way: a "building" record, a container and a volume.
-	g := &state.Generation{App: s.App.Name, Number: 2, Status: state.StatusBuilding, Container: s.DatabaseContainer(2),
-		Volume: s.DatabaseContainer(2), Network: s.NetworkName(), Image: testenv.PostgresImage, Database: "shop", User: "postgres"}
+	g := &state.Generation{App: s.App.Name, Number: 2, Status: state.StatusBuilding, Container: s.Names.Database(2),
+		Volume: s.Names.Database(2), Network: s.Names.Network(), Image: testenv.PostgresImage, Database: "shop", User: "postgres"}
 	s.State.Save(g)
 	pw, _ := s.newPassword(2)
-	if err := s.Engine.CreateVolume(ctx, g.Volume, s.labels(RoleDatabase, 2)); err != nil {
+	if err := s.Engine.CreateVolume(ctx, g.Volume, s.Names.Labels(names.RoleDatabase, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Engine.CreateContainer(ctx, s.databaseSpec(g, state.ArchiveRef{Path: path}, pw)); err != nil {
@@ -372,7 +373,7 @@ func TestLeftoversOfAKilledRestoreAreCleaned(t *testing.T) {
 		t.Fatalf("record of the killed build: %s %q", g2.Status, g2.Error)
 	}
 	// Generation 1 was kept (stopped) for rollback, untouched.
-	if _, err := s.Engine.InspectContainer(ctx, s.DatabaseContainer(1)); err != nil {
+	if _, err := s.Engine.InspectContainer(ctx, s.Names.Database(1)); err != nil {
 		t.Fatalf("generation 1: %v", err)
 	}
 }

@@ -10,19 +10,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
-)
-
-// Roles and purposes carried in the io.lifeboat.* labels.
-const (
-	RoleDatabase   = "database"
-	PurposeStandby = "standby"
-	PurposeDrill   = "drill"
 )
 
 // ErrNoDatabase is returned when an operation needs a current database
@@ -38,25 +31,10 @@ type Standby struct {
 	Log    *slog.Logger
 	// Progress receives a line per step for the operator (stderr); nil: none.
 	Progress io.Writer
-	// DrillID is set for a drill's isolated copy: its own names, labels
-	// (io.lifeboat.purpose=drill) and records; it never touches the standby.
-	DrillID string
-}
-
-// purpose is the io.lifeboat.purpose label of what this Standby makes.
-func (s *Standby) purpose() string {
-	if s.DrillID != "" {
-		return PurposeDrill
-	}
-	return PurposeStandby
-}
-
-// prefix starts the names of this Standby's Docker objects.
-func (s *Standby) prefix() string {
-	if s.DrillID != "" {
-		return "lifeboat-" + s.App.Name + "-drill-" + s.DrillID
-	}
-	return "lifeboat-" + s.App.Name
+	// Names names and labels its Docker objects: the standby's, or for a
+	// drill's isolated copy its own (io.lifeboat.purpose=drill), which never
+	// touch the standby.
+	Names names.Scope
 }
 
 // NewStandby returns the app's standby; eng may be nil for operations that
@@ -65,44 +43,13 @@ func NewStandby(app *config.App, eng *engine.Engine, log *slog.Logger, progress 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Standby{App: app, Engine: eng, State: &state.Store{Dir: app.StateDir}, Log: log, Progress: progress}
+	return &Standby{App: app, Engine: eng, State: &state.Store{Dir: app.StateDir}, Log: log, Progress: progress, Names: names.Standby(app.Name)}
 }
 
 func (s *Standby) say(format string, args ...any) {
 	if s.Progress != nil {
 		fmt.Fprintf(s.Progress, format+"\n", args...)
 	}
-}
-
-// NetworkName is the app's internal Docker network for the standby (a
-// drill has its own).
-func (s *Standby) NetworkName() string {
-	if s.DrillID != "" {
-		return s.prefix()
-	}
-	return s.prefix() + "-standby"
-}
-
-// DatabaseContainer is the name of generation n's database container (and volume).
-func (s *Standby) DatabaseContainer(n int) string {
-	if s.DrillID != "" {
-		return s.prefix() + "-db"
-	}
-	return fmt.Sprintf("%s-db-%d", s.prefix(), n)
-}
-
-func (s *Standby) labels(role string, n int) map[string]string {
-	l := map[string]string{
-		engine.LabelApp:     s.App.Name,
-		engine.LabelRole:    role,
-		engine.LabelPurpose: s.purpose(),
-	}
-	if s.DrillID != "" {
-		l[engine.LabelGeneration] = "drill-" + s.DrillID
-	} else if n > 0 {
-		l[engine.LabelGeneration] = strconv.Itoa(n)
-	}
-	return l
 }
 
 // newPassword makes a random password and stores it 0600 for generation n.
