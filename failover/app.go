@@ -53,7 +53,7 @@ func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.M
 	if err != nil {
 		return nil, err
 	}
-	dbURL, err := s.InternalURL(g)
+	dbURL, err := s.Server(g).InternalURL()
 	if err != nil {
 		return nil, err
 	}
@@ -267,21 +267,10 @@ func (s *Standby) Down(ctx context.Context) error {
 // ensureDatabaseRunning starts generation g's container when it is stopped
 // and waits until it answers.
 func (s *Standby) ensureDatabaseRunning(ctx context.Context, g *state.Generation) error {
-	c, err := s.Engine.InspectContainer(ctx, g.Container)
-	if err != nil {
+	err := s.Server(g).EnsureRunning(ctx, func() { s.say("starting database generation %d", g.Number) })
+	if errors.Is(err, engine.ErrNotFound) {
 		return fmt.Errorf("database of generation %d: %w", g.Number, err)
 	}
-	if c.State != "running" {
-		s.say("starting database generation %d", g.Number)
-		if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
-			return err
-		}
-	}
-	url, err := s.DatabaseURL(ctx, g)
-	if err != nil {
-		return err
-	}
-	_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), s.running(g.Container))
 	return err
 }
 
@@ -361,7 +350,7 @@ func (s *Standby) health(ctx context.Context, c engine.Container) string {
 		if err != nil {
 			return "unknown"
 		}
-		url, err := s.DatabaseURL(ctx, g)
+		url, err := s.Server(g).URL(ctx)
 		if err != nil {
 			return "unknown"
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 	"github.com/lifeboat-dr/lifeboat/failover/bandwidth"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
-	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
 
@@ -65,9 +64,4 @@ func Lock(app *config.App, command string) (*lock.Lock, error) {
 		return nil, fmt.Errorf("state dir: %w (is state_dir writable by this user?)", err)
 	}
 	return lock.Acquire(filepath.Join(app.StateDir, "lock"), command)
-}
-
-// writeSecret writes a secret file of mode 0600 atomically.
-func writeSecret(path, value string) error {
-	return fsutil.WriteFileAtomic(path, []byte(value+"\n"), 0o600)
 }

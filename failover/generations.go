@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -34,13 +33,13 @@ func (s *Standby) retire(ctx context.Context, current int, keepRunning bool) ([]
 		if kept < s.App.Database.KeepGenerations {
 			kept++
 			if !keepRunning {
-				if err := s.Engine.StopContainer(ctx, g.Container, time.Minute); err != nil && !errors.Is(err, engine.ErrNotFound) {
+				if err := s.Server(g).Stop(ctx); err != nil {
 					errs = append(errs, err)
 				}
 			}
 			continue
 		}
-		if err := s.removeGeneration(ctx, g); err != nil {
+		if err := s.Server(g).Remove(ctx); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -63,16 +62,6 @@ func (s *Standby) StopPrevious(ctx context.Context) error {
 	}
 	_, err = s.retire(ctx, cur.Generation, false)
 	return err
-}
-
-func (s *Standby) removeGeneration(ctx context.Context, g *state.Generation) error {
-	if err := s.Engine.RemoveContainer(ctx, g.Container, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
-	}
-	if err := s.Engine.RemoveVolume(ctx, g.Volume); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		return err
-	}
-	return nil
 }
 
 // CleanLeftovers removes what interrupted runs left behind: database
@@ -191,29 +180,26 @@ func (s *Standby) Rollback(ctx context.Context) (*state.Generation, error) {
 	if err != nil {
 		return nil, err
 	}
+	fromSrv, targetSrv := s.Server(from), s.Server(target)
 	// A published port is held by one container at a time.
 	if target.Published != "" {
-		if err := s.Engine.StopContainer(ctx, from.Container, time.Minute); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		if err := fromSrv.Stop(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.Engine.StartContainer(ctx, target.Container); err != nil {
-		s.Engine.StartContainer(ctx, from.Container)
+	if err := targetSrv.Start(ctx); err != nil {
+		fromSrv.Start(ctx)
 		return nil, fmt.Errorf("starting generation %d: %w", target.Number, err)
 	}
-	url, err := s.DatabaseURL(ctx, target)
-	if err == nil {
-		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), nil)
-	}
-	if err != nil {
-		s.Engine.StopContainer(ctx, target.Container, time.Minute)
-		s.Engine.StartContainer(ctx, from.Container)
+	if _, err := targetSrv.WaitReady(ctx); err != nil {
+		targetSrv.Stop(ctx)
+		fromSrv.Start(ctx)
 		return nil, fmt.Errorf("generation %d does not answer, staying on %d: %w", target.Number, from.Number, err)
 	}
 	if err := s.State.SetCurrent(target.Number); err != nil {
 		return nil, err
 	}
-	if err := s.Engine.StopContainer(ctx, from.Container, time.Minute); err != nil && !errors.Is(err, engine.ErrNotFound) {
+	if err := fromSrv.Stop(ctx); err != nil {
 		s.Log.Warn("could not stop the generation rolled back from", "generation", from.Number, "err", err)
 	}
 	return target, nil

@@ -16,16 +16,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
-	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
-	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // Errors of Restore, besides the engine's and the database package's.
@@ -35,10 +30,6 @@ var (
 	// ErrIncompatible: the archive is from a newer PostgreSQL than the image.
 	ErrIncompatible = errors.New("archive is newer than the Postgres image")
 )
-
-// archiveMount is where the archive is bind-mounted (read-only) in the
-// database container.
-const archiveMount = "/lifeboat/archive.dump"
 
 // RestoreRequest says what to restore.
 type RestoreRequest struct {
@@ -182,32 +173,14 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	g.Image, g.ImageID = image, img.ID
 	t.done("image")
 
-	password, err := s.newPassword(g.Number)
-	if err != nil {
+	srv := s.Server(g)
+	if err := srv.Create(ctx, ref.Path); err != nil {
 		return err
 	}
-	labels := s.Names.Labels(names.RoleDatabase, g.Number)
-	if _, err := s.Engine.EnsureNetwork(ctx, g.Network, true, s.Names.Labels(names.RoleNetwork, 0)); err != nil {
-		return err
-	}
-	if err := s.Engine.CreateVolume(ctx, g.Volume, labels); err != nil {
-		return err
-	}
-	spec := s.databaseSpec(g, ref, password)
-	if _, err := s.Engine.CreateContainer(ctx, spec); err != nil {
-		return err
-	}
-	if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
-		return err
-	}
-	url, err := s.DatabaseURL(ctx, g)
-	if err != nil {
-		return err
-	}
-	version, err := database.WaitReady(ctx, url, db.ReadyTimeout.D(), s.running(g.Container))
+	version, err := srv.WaitReady(ctx)
 	if err != nil {
 		return fmt.Errorf("%w (image %s: is it a Postgres image honouring POSTGRES_PASSWORD and POSTGRES_DB? container log:\n%s)",
-			err, image, textsafe.ScrubValue(s.logTail(ctx, g.Container, 15), "database password", password))
+			err, image, srv.LogTail(ctx, 15))
 	}
 	g.ServerVersion = version
 	if err := compatible(ref, version, image); err != nil {
@@ -223,13 +196,7 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	g.Archive.DumpSHA256 = sha
 	t.done("archive-verify")
 
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %s", scrubURL(err, url))
-	}
-	_, err = database.Prepare(ctx, conn, g.Database, sum)
-	conn.Close(ctx)
-	if err != nil {
+	if _, err := srv.Prepare(ctx, sum); err != nil {
 		return err
 	}
 	t.done("prepare")
@@ -254,8 +221,8 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 		rctx, cancel = context.WithTimeout(ctx, db.RestoreTimeout.D())
 		defer cancel()
 	}
-	g.Restore, err = database.Restore(rctx, s.execIn(g.Container), database.RestoreOptions{
-		ArchivePath: archiveMount, Database: g.Database, User: g.User, Jobs: jobs, Expected: expected, Log: logf,
+	g.Restore, err = srv.Restore(rctx, database.RestoreOptions{
+		ArchivePath: database.ArchiveMount, Jobs: jobs, Expected: expected, Log: logf,
 	})
 	g.Restore.LogFile = s.State.LogFile(g.Number)
 	if err != nil {
@@ -264,11 +231,6 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 	t.done("restore")
 
 	s.say("  verifying")
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return fmt.Errorf("connect: %s", scrubURL(err, url))
-	}
-	defer pool.Close()
 	// ANALYZE (in the container) and the checks (over the network) run side by side.
 	analyzeErr := make(chan error, 1)
 	go func() {
@@ -276,18 +238,9 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 			analyzeErr <- nil
 			return
 		}
-		var out strings.Builder
-		code, err := s.execIn(g.Container)(ctx, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
-			"--username", g.User, "--dbname", g.Database}, &out, &out)
-		if err == nil && code != 0 {
-			err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
-		}
-		if err != nil {
-			err = fmt.Errorf("ANALYZE after the restore failed: %w", err)
-		}
-		analyzeErr <- err
+		analyzeErr <- srv.Analyze(ctx, jobs)
 	}()
-	checks, tables, verr := database.Verify(ctx, pool, database.VerifyOptions{
+	checks, tables, verr := srv.Verify(ctx, database.VerifyOptions{
 		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
 	})
 	g.Checks, g.Tables = checks, tables
@@ -300,130 +253,20 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 		return aerr
 	}
 	if db.Publish != "" {
-		if err := s.publish(ctx, g, spec); err != nil {
+		// The previous current generation holds the same port: it is
+		// stopped while the port moves, started again if that fails.
+		host, port, _ := config.ParsePublish(db.Publish)
+		var holder *database.Server
+		if prev, _ := s.CurrentGeneration(); prev != nil {
+			holder = s.Server(prev)
+		}
+		if err := srv.Publish(ctx, host, port, s.Names.PublishNetwork(), ref.Path, holder); err != nil {
 			return err
 		}
+		g.Published = srv.Published
 		t.done("publish")
 	}
 	return nil
-}
-
-// databaseSpec is generation g's container.
-func (s *Standby) databaseSpec(g *state.Generation, ref state.ArchiveRef, password string) engine.ContainerSpec {
-	return engine.ContainerSpec{
-		Name:  g.Container,
-		Image: g.Image,
-		// Settings for a bulk load that are still right for serving.
-		Cmd: []string{"postgres", "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min",
-			"-c", "maintenance_work_mem=256MB"},
-		Env: []string{
-			"POSTGRES_PASSWORD=" + password,
-			"POSTGRES_USER=" + g.User,
-			"POSTGRES_DB=" + g.Database,
-			"PGDATA=/var/lib/postgresql/data/pgdata",
-		},
-		Labels:  s.Names.Labels(names.RoleDatabase, g.Number),
-		Network: g.Network,
-		Aliases: []string{g.Container},
-		Mounts: []engine.Mount{
-			{Type: "volume", Source: g.Volume, Target: "/var/lib/postgresql/data"},
-			{Type: "bind", Source: ref.Path, Target: archiveMount, ReadOnly: true},
-		},
-		RestartPolicy: "unless-stopped",
-		StopTimeout:   60 * time.Second,
-		ShmSize:       int64(s.App.Database.ShmSize),
-	}
-}
-
-// publish re-creates generation g's container with its port published on
-// 127.0.0.1 (ports cannot be added to a running container). The volume
-// keeps the data. The previous current generation is stopped first, since
-// it holds the same port; on failure it is started again.
-func (s *Standby) publish(ctx context.Context, g *state.Generation, spec engine.ContainerSpec) error {
-	host, port, _ := config.ParsePublish(s.App.Database.Publish)
-	prev, _ := s.CurrentGeneration()
-	if err := s.Engine.StopContainer(ctx, g.Container, time.Minute); err != nil {
-		return err
-	}
-	if err := s.Engine.RemoveContainer(ctx, g.Container, false); err != nil {
-		return err
-	}
-	if prev != nil {
-		if err := s.Engine.StopContainer(ctx, prev.Container, time.Minute); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return err
-		}
-	}
-	restorePrev := func() {
-		if prev != nil {
-			if err := s.Engine.StartContainer(ctx, prev.Container); err != nil {
-				s.Log.Error("could not start the previous generation again", "generation", prev.Number, "err", err)
-			}
-		}
-	}
-	// Ports cannot be published from an internal network: the container's
-	// primary network is then a small non-internal one of its own, and it
-	// joins the app's internal network as well.
-	pubNet := s.Names.PublishNetwork()
-	if _, err := s.Engine.EnsureNetwork(ctx, pubNet, false, s.Names.Labels(names.RoleNetwork, 0)); err != nil {
-		restorePrev()
-		return err
-	}
-	spec.Publish = []engine.Port{{HostIP: host, HostPort: port, ContainerPort: 5432}}
-	spec.Network = pubNet
-	if _, err := s.Engine.CreateContainer(ctx, spec); err != nil {
-		restorePrev()
-		return err
-	}
-	if err := s.Engine.ConnectNetwork(ctx, g.Network, g.Container, []string{g.Container}); err != nil {
-		restorePrev()
-		return err
-	}
-	if err := s.Engine.StartContainer(ctx, g.Container); err != nil {
-		restorePrev()
-		return err
-	}
-	g.Published = fmt.Sprintf("%s:%d", host, port)
-	url, err := s.DatabaseURL(ctx, g)
-	if err == nil {
-		_, err = database.WaitReady(ctx, url, s.App.Database.ReadyTimeout.D(), nil)
-	}
-	if err != nil {
-		restorePrev()
-		return fmt.Errorf("after publishing on %s: %w", g.Published, err)
-	}
-	return nil
-}
-
-// execIn runs commands in a container. They run as root so that they can
-// read the bind-mounted archive, which is private to root on the host
-// (0600); they connect to the server as the postgres role over the local
-// socket.
-func (s *Standby) execIn(container string) database.ExecFunc {
-	return func(ctx context.Context, cmd []string, stdout, stderr io.Writer) (int, error) {
-		return s.Engine.Exec(ctx, container, cmd, engine.ExecOptions{User: "root", Stdout: stdout, Stderr: stderr})
-	}
-}
-
-// running reports an error when the container is no longer running.
-func (s *Standby) running(container string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		c, err := s.Engine.InspectContainer(ctx, container)
-		if err != nil {
-			return err
-		}
-		if c.State != "running" && c.State != "created" {
-			return fmt.Errorf("container %s is %s (exit code %d)", container, c.State, c.ExitCode)
-		}
-		return nil
-	}
-}
-
-func (s *Standby) logTail(ctx context.Context, container string, n int) string {
-	l, err := s.Engine.Logs(ctx, container, n)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	return l
 }
 
 // discard removes a failed generation's container and volume, keeping the
@@ -431,17 +274,12 @@ func (s *Standby) logTail(ctx context.Context, container string, n int) string {
 func (s *Standby) discard(g *state.Generation) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if l, err := s.Engine.Logs(ctx, g.Container, 200); err == nil && l != "" {
-		if pw, err := s.password(g.Number); err == nil {
-			l = textsafe.ScrubValue(l, "database password", pw)
-		}
+	srv := s.Server(g)
+	if l, err := srv.Logs(ctx, 200); err == nil && l != "" {
 		os.WriteFile(filepath.Join(s.State.GenerationDir(g.Number), "postgres.log"), []byte(l), 0o600)
 	}
-	if err := s.Engine.RemoveContainer(ctx, g.Container, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		s.Log.Error("removing the failed generation's container", "container", g.Container, "err", err)
-	}
-	if err := s.Engine.RemoveVolume(ctx, g.Volume); err != nil && !errors.Is(err, engine.ErrNotFound) {
-		s.Log.Error("removing the failed generation's volume", "volume", g.Volume, "err", err)
+	if err := srv.Remove(ctx); err != nil {
+		s.Log.Error("removing the failed generation's container and volume", "container", g.Container, "volume", g.Volume, "err", err)
 	}
 }
 
@@ -565,10 +403,6 @@ func majorOf(v string) (int, error) {
 		return 0, fmt.Errorf("no version in %q", v)
 	}
 	return strconv.Atoi(m[1])
-}
-
-func scrubURL(err error, url string) string {
-	return strings.ReplaceAll(err.Error(), url, RedactURL(url))
 }
 
 // nextGeneration is one more than any generation seen in the records or on

@@ -20,7 +20,6 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
-	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
@@ -98,7 +97,7 @@ func newTestStandby(t *testing.T, mod func(*config.App)) *Standby {
 // query runs one query against generation g and returns the first column.
 func query(t *testing.T, s *Standby, g *state.Generation, sql string) string {
 	t.Helper()
-	url, err := s.DatabaseURL(context.Background(), g)
+	url, err := s.Server(g).URL(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +267,7 @@ func TestRollbackAndKeepGenerations(t *testing.T) {
 	}
 	// Mark generation 3 so that the rollback can be seen.
 	g3, _ := s.CurrentGeneration()
-	url, _ := s.DatabaseURL(ctx, g3)
+	url, _ := s.Server(g3).URL(ctx)
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -348,11 +347,7 @@ func TestLeftoversOfAKilledRestoreAreCleaned(t *testing.T) {
 	g := &state.Generation{App: s.App.Name, Number: 2, Status: state.StatusBuilding, Container: s.Names.Database(2),
 		Volume: s.Names.Database(2), Network: s.Names.Network(), Image: testenv.PostgresImage, Database: "shop", User: "postgres"}
 	s.State.Save(g)
-	pw, _ := s.newPassword(2)
-	if err := s.Engine.CreateVolume(ctx, g.Volume, s.Names.Labels(names.RoleDatabase, 2)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Engine.CreateContainer(ctx, s.databaseSpec(g, state.ArchiveRef{Path: path}, pw)); err != nil {
+	if err := s.Server(g).Create(ctx, path); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Restore(ctx, RestoreRequest{ArchivePath: path})

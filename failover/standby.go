@@ -1,18 +1,13 @@
 package failover
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
-	"strings"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -52,79 +47,19 @@ func (s *Standby) say(format string, args ...any) {
 	}
 }
 
-// newPassword makes a random password and stores it 0600 for generation n.
-func (s *Standby) newPassword(n int) (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+// Server is the database server that holds generation g: named and
+// labelled by the Standby's scope, tuned by the app's database settings,
+// its password in the generation's directory.
+func (s *Standby) Server(g *state.Generation) *database.Server {
+	return &database.Server{
+		Engine: s.Engine, Name: g.Container, Volume: g.Volume, Network: g.Network, Image: g.Image,
+		User: g.User, Database: g.Database, Published: g.Published,
+		PasswordFile:  s.State.PasswordFile(g.Number),
+		Labels:        s.Names.Labels(names.RoleDatabase, g.Number),
+		NetworkLabels: s.Names.Labels(names.RoleNetwork, 0),
+		ShmSize:       int64(s.App.Database.ShmSize),
+		ReadyTimeout:  s.App.Database.ReadyTimeout.D(),
 	}
-	pw := hex.EncodeToString(b)
-	if err := os.MkdirAll(s.State.GenerationDir(n), 0o700); err != nil {
-		return "", err
-	}
-	if err := writeSecret(s.State.PasswordFile(n), pw); err != nil {
-		return "", err
-	}
-	return pw, nil
-}
-
-func (s *Standby) password(n int) (string, error) {
-	b, err := os.ReadFile(s.State.PasswordFile(n))
-	if err != nil {
-		return "", fmt.Errorf("password of generation %d: %w", n, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-// DatabaseURL is how to reach generation g from this host: the container's
-// address on the app's network, or the published port when there is one.
-// The password is included; callers decide whether to show it.
-func (s *Standby) DatabaseURL(ctx context.Context, g *state.Generation) (string, error) {
-	pw, err := s.password(g.Number)
-	if err != nil {
-		return "", err
-	}
-	host := ""
-	if g.Published != "" {
-		host = g.Published
-	} else {
-		c, err := s.Engine.InspectContainer(ctx, g.Container)
-		if err != nil {
-			return "", fmt.Errorf("database container of generation %d: %w (lifeboat restore builds a new generation from the cache)", g.Number, err)
-		}
-		ip := c.IPs[g.Network]
-		if ip == "" {
-			return "", fmt.Errorf("database container %s has no address on %s (state %s): lifeboat up starts it", g.Container, g.Network, c.State)
-		}
-		host = ip + ":5432"
-	}
-	return postgresURL(g.User, pw, host, g.Database), nil
-}
-
-// InternalURL is how containers on the app's network reach generation g.
-func (s *Standby) InternalURL(g *state.Generation) (string, error) {
-	pw, err := s.password(g.Number)
-	if err != nil {
-		return "", err
-	}
-	return postgresURL(g.User, pw, g.Container+":5432", g.Database), nil
-}
-
-func postgresURL(user, password, host, db string) string {
-	u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: host, Path: "/" + db, RawQuery: "sslmode=disable"}
-	return u.String()
-}
-
-// RedactURL hides the password of a postgres URL.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return strings.Replace(u.String(), "xxxxx", "*****", 1)
 }
 
 // CurrentGeneration returns the record of the current generation, or an

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -207,15 +208,15 @@ func newDBCmd(g *globals) *cobra.Command {
 			}
 			var u string
 			if internal {
-				u, err = s.InternalURL(gen)
+				u, err = s.Server(gen).InternalURL()
 			} else {
-				u, err = s.DatabaseURL(cmd.Context(), gen)
+				u, err = s.Server(gen).URL(cmd.Context())
 			}
 			if err != nil {
 				return err
 			}
 			if !reveal {
-				u = failover.RedactURL(u)
+				u = database.RedactURL(u)
 			}
 			return g.emit(map[string]any{"url": u, "generation": gen.Number, "password_file": s.State.PasswordFile(gen.Number)},
 				func(w io.Writer) { fmt.Fprintln(w, u) })

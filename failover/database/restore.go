@@ -1,10 +1,12 @@
-// Package database restores a pg_dump archive into a running Postgres and
-// verifies the result: readiness over a real connection, the schemas and
-// extensions the archive needs, pg_restore with its output classified, and
-// fail-closed checks (tables and row counts, sequences, the app's own SQL,
-// optional amcheck). It does not know about Docker: pg_restore runs through
-// an ExecFunc, so that it runs inside the database container and matches
-// the server's version.
+// Package database owns a Postgres server in a container (Server: its
+// spec, start, readiness, URLs, exec, logs, publishing, removal, password
+// file), restores a pg_dump archive into it and verifies the result:
+// readiness over a real connection, the schemas and extensions the archive
+// needs, pg_restore with its output classified, and fail-closed checks
+// (tables and row counts, sequences, the app's own SQL, optional amcheck).
+// pg_restore runs through an ExecFunc (Server.Exec: inside the database
+// container, so that it matches the server's version). pgx is used here
+// and nowhere else in Lifeboat's domain.
 package database
 
 import (

@@ -77,8 +77,13 @@ func scrub(err error, url string) string {
 // schemas (Heroku's heroku_ext) and, in them, its extensions. Like Heroku,
 // it puts the schemas that hold extensions on the database's search_path,
 // so that the app finds their types and operators unqualified (a citext
-// comparison with = is case-sensitive otherwise).
-func Prepare(ctx context.Context, conn *pgx.Conn, db string, sum dump.Summary) ([]string, error) {
+// comparison with = is case-sensitive otherwise). It connects to url.
+func Prepare(ctx context.Context, url, db string, sum dump.Summary) ([]string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %s", scrub(err, url))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
 	var done []string
 	path := []string{`"$user"`, "public"}
 	seen := map[string]bool{"public": true}
@@ -138,7 +143,13 @@ type VerifyOptions struct {
 // Verify runs every check, fail-closed: a check that cannot run fails. It
 // returns all results and the exact row count of every table that has data
 // in the archive, and an error wrapping ErrVerify when any check failed.
-func Verify(ctx context.Context, pool *pgxpool.Pool, o VerifyOptions) ([]state.Check, []state.TableRows, error) {
+// It connects to url.
+func Verify(ctx context.Context, url string, o VerifyOptions) ([]state.Check, []state.TableRows, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return []state.Check{}, []state.TableRows{}, fmt.Errorf("connect: %s", scrub(err, url))
+	}
+	defer pool.Close()
 	if o.Parallel < 1 {
 		o.Parallel = 1
 	}
