@@ -92,6 +92,10 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 		}
 	}
 
+	if f, ok := s.captureFinding(r.CheckedAt); ok {
+		r.Findings = append(r.Findings, f)
+	}
+
 	// The last refresh.
 	if run, err := s.State.LastRun("refresh"); err != nil || run == nil {
 		add("last refresh", false, "run lifeboat refresh, and schedule it (lifeboat schedule install)", "no refresh has run")

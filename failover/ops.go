@@ -193,7 +193,7 @@ func dur(secs float64) string {
 func AppMetrics(s *Standby) []metrics.Sample {
 	app := s.App.Name
 	var out []metrics.Sample
-	for _, kind := range []string{"refresh", "check", "failover"} {
+	for _, kind := range []string{"refresh", "check", "failover", "capture"} {
 		runs, _ := s.State.Runs(kind)
 		if len(runs) == 0 {
 			continue
@@ -219,6 +219,7 @@ func AppMetrics(s *Standby) []metrics.Sample {
 			}
 		}
 	}
+	out = append(out, captureMetrics(s)...)
 	if drills, err := report.List(s.DrillsDir()); err == nil {
 		out = append(out, metrics.FromHistory(drills)...)
 	}

@@ -100,6 +100,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 		newDrillCmd(g), newReportCmd(g), newDrillsCmd(g), newCheckCmd(g), newServeCmd(g),
 		newVersionCmd(g))
 	root.AddCommand(newScheduleCmd(g))
+	root.AddCommand(newCaptureCmd(g))
 	return root
 }
 

@@ -102,6 +102,8 @@ type App struct {
 	Check     ChainCheck `mapstructure:"check" json:"check" yaml:"check"`
 	// Schedule is when systemd timers run the app's jobs.
 	Schedule Schedule `mapstructure:"schedule" json:"schedule" yaml:"schedule"`
+	// Capture is Lifeboat making the archives itself (lifeboat capture).
+	Capture Capture `mapstructure:"capture" json:"capture" yaml:"capture"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -663,6 +665,7 @@ func (c *Config) applyDefaults() {
 			a.Check.MaxDrillAge = Duration(8 * 24 * time.Hour)
 		}
 		a.Schedule.applyDefaults()
+		a.applyCaptureDefaults()
 	}
 }
 
@@ -908,6 +911,7 @@ func (c *Config) Validate() error {
 			add(key+".check.min_size_ratio", "must be between 0 and 1, got %g", a.Check.MinSizeRatio)
 		}
 		a.Schedule.validate(key+".schedule", add)
+		validateCapture(a.Capture, key+".capture", add)
 	}
 	if len(errs) == 0 {
 		return nil

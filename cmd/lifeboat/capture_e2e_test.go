@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lifeboat-dr/lifeboat/failover/capture"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
+)
+
+// captureWorld is a real Heroku-shaped source database, a real S3 server
+// and a config whose app captures from the one into the other.
+type captureWorld struct {
+	s3       *testenv.S3
+	pg       *testenv.Postgres
+	counts   map[string]int64
+	cfgPath  string
+	stateDir string
+	metrics  string
+	urlFile  string
+	prefix   string
+}
+
+const (
+	captureApp    = "capshop"
+	capturePW     = "pw-never-shown-9f2c"
+	captureBucket = "capture-drop"
+)
+
+func newCaptureWorld(t *testing.T, s3Endpoint func(*testenv.S3) string) *captureWorld {
+	testenv.RequirePostgresImage(t)
+	w := &captureWorld{s3: testenv.StartS3(t), pg: testenv.StartPostgres(t), stateDir: t.TempDir(), metrics: t.TempDir(),
+		prefix: "backups/capshop-prod/DATABASE_URL/"}
+	w.s3.CreateBucket(t, captureBucket)
+	testenv.LoadHerokuLike(t, w.pg, "shopdb", 2000)
+	w.counts = w.pg.RowCounts(t, "shopdb")
+	dir := t.TempDir()
+	creds := w.s3.WriteCredentialsFile(t, dir)
+	// Trust authentication ignores the password: it is there to be kept
+	// out of every output.
+	u := strings.Replace(w.pg.URL("shopdb"), "postgres@", "postgres:"+capturePW+"@", 1)
+	w.urlFile = filepath.Join(dir, "database-url")
+	if err := os.WriteFile(w.urlFile, []byte(u+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := w.s3.Endpoint
+	if s3Endpoint != nil {
+		endpoint = s3Endpoint(w.s3)
+	}
+	w.cfgPath = filepath.Join(dir, "lifeboat.yaml")
+	cfg := fmt.Sprintf(`state_dir: %s
+log_level: warn
+metrics:
+  textfile_dir: %s
+apps:
+  - name: %s
+    s3:
+      bucket: %s
+      prefix: %s
+      endpoint: %s
+      path_style: true
+      credentials_file: %s
+      timeout: 10s
+    database:
+      jobs: 2
+    capture:
+      source: pg_dump
+      database_url_file: %s
+      heroku_app: capshop-prod
+      gzip: true
+      part_size: 5MiB
+`, w.stateDir, w.metrics, captureApp, captureBucket, w.prefix, endpoint, creds, w.urlFile)
+	if err := os.WriteFile(w.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeAppObjects(t, captureApp) })
+	return w
+}
+
+// removeAppObjects removes the Docker objects a test made for app.
+func removeAppObjects(t *testing.T, app string) {
+	ctx := context.Background()
+	eng, err := engine.New(ctx)
+	if err != nil {
+		return
+	}
+	defer eng.Close()
+	cs, _ := eng.ListContainers(ctx, map[string]string{engine.LabelApp: app}, true)
+	for _, c := range cs {
+		eng.RemoveContainer(ctx, c.ID, true)
+	}
+	vs, _ := eng.ListVolumes(ctx, map[string]string{engine.LabelApp: app})
+	for _, v := range vs {
+		eng.RemoveVolume(ctx, v.Name)
+	}
+	ns, _ := eng.ListNetworks(ctx, map[string]string{engine.LabelApp: app})
+	for _, n := range ns {
+		eng.RemoveNetwork(ctx, n.Name)
+	}
+}
+
+func captureContainers(t *testing.T) int {
+	ctx := context.Background()
+	eng, err := engine.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	cs, err := eng.ListContainers(ctx, map[string]string{engine.LabelApp: captureApp, engine.LabelRole: capture.RoleCapture}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cs)
+}
+
+func (w *captureWorld) objects(t *testing.T) []string {
+	out, err := w.s3.Client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(captureBucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+func (w *captureWorld) pendingUploads(t *testing.T) int {
+	ups, err := w.s3.Client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(captureBucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ups.Uploads)
+}
+
+func noSecret(t *testing.T, what string, texts ...string) {
+	t.Helper()
+	for _, s := range texts {
+		if strings.Contains(s, capturePW) {
+			t.Fatalf("%s shows the database password:\n%s", what, s)
+		}
+	}
+}
+
+type captureJSON struct {
+	Outcome    string `json:"outcome"`
+	Key        string `json:"key"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256"`
+	Sidecar    string `json:"sidecar"`
+	DumpSize   int64  `json:"dump_size"`
+	DataTables int    `json:"data_tables"`
+	Error      string `json:"error"`
+	Info       struct {
+		ServerVersion string `json:"server_version"`
+		Image         string `json:"image"`
+	} `json:"source_info"`
+}
+
+// TestCaptureFetchRestoreRoundTrip is the proof: a real Heroku-shaped
+// database → capture → fetch → restore gives the exact row counts.
+func TestCaptureFetchRestoreRoundTrip(t *testing.T) {
+	w := newCaptureWorld(t, nil)
+	code, out, errOut := lb(t, "--config", w.cfgPath, "capture", "--json")
+	if code != 0 {
+		t.Fatalf("capture exit %d:\n%s\n%s", code, out, errOut)
+	}
+	noSecret(t, "capture", out, errOut)
+	var res captureJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("capture --json: %v\n%s", err, out)
+	}
+	keyRE := regexp.MustCompile(`^backups/capshop-prod/DATABASE_URL/\d{4}-\d\d-\d\d_\d\d-\d\d_UTC__capshop-prod_DATABASE_URL\.dump\.gz$`)
+	if res.Outcome != "captured" || !keyRE.MatchString(res.Key) || res.DataTables < len(w.counts) || !strings.HasPrefix(res.Info.Image, "postgres:15") {
+		t.Fatalf("capture result %+v", res)
+	}
+	obj := w.s3.Get(t, captureBucket, res.Key)
+	sum := sha256.Sum256(obj)
+	if int64(len(obj)) != res.Size || hex.EncodeToString(sum[:]) != res.SHA256 {
+		t.Fatalf("object is %d bytes sha256 %x; capture said %d, %s", len(obj), sum, res.Size, res.SHA256)
+	}
+	side := string(w.s3.Get(t, captureBucket, res.Key+".sha256"))
+	if side != res.SHA256+"  "+filepath.Base(res.Key)+"\n" {
+		t.Fatalf("sidecar %q", side)
+	}
+	if captureContainers(t) != 0 {
+		t.Fatal("the pg_dump container was left behind")
+	}
+
+	// fetch picks it (the sidecar and the part checksums verify), restore
+	// gives the source's exact row counts.
+	code, out, errOut = lb(t, "--config", w.cfgPath, "fetch", "--json")
+	if code != 0 || !strings.Contains(out, res.Key) {
+		t.Fatalf("fetch exit %d:\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "sidecar-sha256") {
+		t.Fatalf("fetch did not check the sidecar:\n%s", out)
+	}
+	code, out, errOut = lb(t, "--config", w.cfgPath, "restore", "--json")
+	if code != 0 {
+		t.Fatalf("restore exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var rr struct {
+		Generation struct {
+			Tables []struct {
+				Schema, Name string
+				Rows         int64
+			} `json:"tables"`
+		} `json:"generation"`
+	}
+	if err := json.Unmarshal([]byte(out), &rr); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, tr := range rr.Generation.Tables {
+		got[tr.Schema+"."+tr.Name] = tr.Rows
+	}
+	for table, n := range w.counts {
+		if got[table] != n {
+			t.Fatalf("restored %s has %d rows, the source %d (all: %v)", table, got[table], n, got)
+		}
+	}
+
+	// The run is recorded, measured and checked.
+	prom := mustRead(t, filepath.Join(w.metrics, "lifeboat_"+captureApp+".prom"))
+	for _, want := range []string{
+		`lifeboat_last_run_success{app="capshop",job="capture"} 1`,
+		fmt.Sprintf(`lifeboat_capture_size_bytes{app="capshop",source="pg_dump"} %d`, res.Size),
+		`lifeboat_capture_last_success_timestamp_seconds{app="capshop",source="pg_dump"}`,
+	} {
+		if !strings.Contains(prom, want) {
+			t.Fatalf("metrics lack %s:\n%s", want, prom)
+		}
+	}
+	_, out, _ = lb(t, "--config", w.cfgPath, "check", "--json")
+	var chk struct {
+		Findings []struct {
+			Name   string
+			OK     bool
+			Detail string
+		}
+	}
+	json.Unmarshal([]byte(out), &chk)
+	found := false
+	for _, f := range chk.Findings {
+		if f.Name == "last capture" {
+			found = f.OK && strings.Contains(f.Detail, res.Key)
+		}
+	}
+	if !found {
+		t.Fatalf("check does not report the last capture:\n%s", out)
+	}
+	runs, _ := filepath.Glob(filepath.Join(w.stateDir, captureApp, "runs", "capture-*.json"))
+	if len(runs) != 1 {
+		t.Fatalf("run records %v", runs)
+	}
+	noSecret(t, "the run record", mustRead(t, runs[0]), prom)
+
+	// Another capture in the same minute would reuse the name: the
+	// existing archive is never replaced.
+	code, out, errOut = lb(t, "--config", w.cfgPath, "capture", "--json")
+	var again captureJSON
+	json.Unmarshal([]byte(out), &again)
+	if again.Key == res.Key {
+		if code != exitFailed || !strings.Contains(errOut, "exists already") {
+			t.Fatalf("a second capture to the same key: exit %d, %s", code, errOut)
+		}
+	} else if code != 0 {
+		t.Fatalf("a second capture a minute later: exit %d, %s", code, errOut)
+	}
+	if got := w.s3.Get(t, captureBucket, res.Key); string(got) != string(obj) {
+		t.Fatal("the first archive was replaced")
+	}
+}
+
+func TestCaptureFailuresLeaveNothing(t *testing.T) {
+	var failParts bool
+	w := newCaptureWorld(t, func(s *testenv.S3) string {
+		target, _ := url.Parse(s.Endpoint)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if failParts && r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
+				rw.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprint(rw, `<Error><Code>SlowDown</Code><Message>injected</Message></Error>`)
+				return
+			}
+			proxy.ServeHTTP(rw, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	})
+
+	t.Run("S3 fails mid-upload", func(t *testing.T) {
+		failParts = true
+		defer func() { failParts = false }()
+		code, out, errOut := lb(t, "--config", w.cfgPath, "capture", "--json")
+		if code != exitFailed || !strings.Contains(out, `"outcome": "failed"`) {
+			t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+		}
+		noSecret(t, "capture", out, errOut)
+		if objs := w.objects(t); len(objs) != 0 || w.pendingUploads(t) != 0 {
+			t.Fatalf("a failed upload left %v and %d pending uploads", objs, w.pendingUploads(t))
+		}
+		if captureContainers(t) != 0 {
+			t.Fatal("the pg_dump container was left behind")
+		}
+		if !strings.Contains(mustRead(t, filepath.Join(w.stateDir, captureApp, "last-capture.json")), `"ok": false`) {
+			t.Fatal("the failed capture is not recorded")
+		}
+	})
+
+	t.Run("source unreachable", func(t *testing.T) {
+		u := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/shopdb?sslmode=disable", capturePW, testenv.FreePort(t))
+		os.WriteFile(w.urlFile, []byte(u), 0o600)
+		code, out, errOut := lb(t, "--config", w.cfgPath, "capture")
+		if code != exitFailed || !strings.Contains(errOut, "source database unreachable") {
+			t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+		}
+		noSecret(t, "capture", out, errOut)
+		if objs := w.objects(t); len(objs) != 0 {
+			t.Fatalf("left %v", objs)
+		}
+	})
+
+	t.Run("URL file not 0600", func(t *testing.T) {
+		os.Chmod(w.urlFile, 0o644)
+		defer os.Chmod(w.urlFile, 0o600)
+		code, _, errOut := lb(t, "--config", w.cfgPath, "capture")
+		if code != exitUsage || !strings.Contains(errOut, "capture.database_url_file") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+
+	t.Run("another capture runs", func(t *testing.T) {
+		l, err := lock.Acquire(filepath.Join(w.stateDir, captureApp, "capture.lock"), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release()
+		code, _, errOut := lb(t, "--config", w.cfgPath, "capture")
+		if code != exitLocked {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		// The app's own lock (refresh, restore…) is another one.
+		l2, err := lock.Acquire(filepath.Join(w.stateDir, captureApp, "lock"), "test")
+		if err != nil {
+			t.Fatalf("a capture holds the app's refresh lock: %v", err)
+		}
+		l2.Release()
+	})
+
+	t.Run("not configured", func(t *testing.T) {
+		cfg := strings.Replace(mustRead(t, w.cfgPath), "source: pg_dump", "source: ''", 1)
+		os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+		code, _, errOut := lb(t, "--config", w.cfgPath, "capture")
+		if code != exitUsage || !strings.Contains(errOut, "capture.source") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+}

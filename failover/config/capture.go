@@ -1,0 +1,105 @@
+package config
+
+import (
+	"regexp"
+	"time"
+)
+
+// Capture sources (capture.source).
+const (
+	// CaptureOff: Lifeboat makes no archives; a backup job fills the bucket.
+	CaptureOff = ""
+	// CapturePgDump: pg_dump against a database URL, in a Postgres
+	// container of the server's major version.
+	CapturePgDump = "pg_dump"
+)
+
+// Capture configures `lifeboat capture`: Lifeboat makes the archives
+// itself and stores them in the app's bucket (s3.bucket, s3.prefix), in the
+// layout heroku-database-backups uses and `fetch` reads.
+type Capture struct {
+	// Source is "pg_dump", or empty (no capture).
+	Source string `mapstructure:"source" json:"source" yaml:"source"`
+	// DatabaseURLFile holds the database URL pg_dump connects to (mode
+	// 0600), e.g. a follower's postgres://… URL.
+	DatabaseURLFile string `mapstructure:"database_url_file" json:"database_url_file" yaml:"database_url_file"`
+	// Database is the Heroku config var that holds the URL (default
+	// DATABASE_URL); it names the archives, as heroku-database-backups does.
+	Database string `mapstructure:"database" json:"database" yaml:"database"`
+	// HerokuApp names the archives (default app.heroku.app, else the app's name).
+	HerokuApp string `mapstructure:"heroku_app" json:"heroku_app" yaml:"heroku_app"`
+	// Gzip wraps the dump in gzip (.dump.gz) for readers that expect it.
+	Gzip bool `mapstructure:"gzip" json:"gzip" yaml:"gzip"`
+	// Image is the pg_dump image; "auto" is postgres:{server major}.
+	Image string `mapstructure:"image" json:"image" yaml:"image"`
+	// PartSize and Concurrency shape the multipart upload: at most
+	// Concurrency × PartSize of the dump is in memory, and an archive can
+	// be 10,000 × PartSize at most.
+	PartSize    ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
+	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
+	// MaxAge: `check` fails when the last successful capture is older.
+	MaxAge Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+}
+
+// Enabled reports whether Lifeboat captures the app's archives.
+func (c Capture) Enabled() bool { return c.Source != CaptureOff }
+
+func (a *App) applyCaptureDefaults() {
+	c := &a.Capture
+	if c.Database == "" {
+		c.Database = "DATABASE_URL"
+	}
+	if c.HerokuApp == "" {
+		c.HerokuApp = a.Stack.Heroku.App
+	}
+	if c.HerokuApp == "" {
+		c.HerokuApp = a.Name
+	}
+	if c.Image == "" {
+		c.Image = "auto"
+	}
+	if c.PartSize == 0 {
+		c.PartSize = 16 << 20
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = Duration(26 * time.Hour)
+	}
+}
+
+var (
+	configVarRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,99}$`)
+	imageRefSpace = regexp.MustCompile(`\s`)
+)
+
+func validateCapture(c Capture, key string, add func(key, format string, args ...any)) {
+	switch c.Source {
+	case CaptureOff:
+		return
+	case CapturePgDump:
+		if c.DatabaseURLFile == "" {
+			add(key+".database_url_file", "is required with source pg_dump (a file of mode 0600 holding the postgres:// URL)")
+		} else if err := checkSecretFile(c.DatabaseURLFile); err != nil {
+			add(key+".database_url_file", "%v", err)
+		}
+	default:
+		add(key+".source", "must be pg_dump, or left out (no capture), got %q", c.Source)
+	}
+	if !configVarRE.MatchString(c.Database) {
+		add(key+".database", "must be a config var name such as DATABASE_URL or HEROKU_POSTGRESQL_NAVY_URL, got %q", c.Database)
+	}
+	if !appNameRE.MatchString(c.HerokuApp) {
+		add(key+".heroku_app", "must be a Heroku app name (lower-case letters, digits and -), got %q", c.HerokuApp)
+	}
+	if c.Image == "" || imageRefSpace.MatchString(c.Image) {
+		add(key+".image", "must be an image reference such as postgres:16, or auto")
+	}
+	if c.PartSize < 5<<20 || c.PartSize > 5<<30 {
+		add(key+".part_size", "must be between 5MiB and 5GiB (S3's part limits), got %s", c.PartSize)
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		add(key+".concurrency", "must be between 1 and 64, got %d", c.Concurrency)
+	}
+}
