@@ -119,9 +119,9 @@ type Result struct {
 	// DumpSize is the pg_dump archive's size (before gzip).
 	DumpSize   int64  `json:"dump_size"`
 	DumpSHA256 string `json:"dump_sha256"`
-	Gzip       bool  `json:"gzip"`
-	TOCEntries int   `json:"toc_entries"`
-	DataTables int   `json:"data_tables"`
+	Gzip       bool   `json:"gzip"`
+	TOCEntries int    `json:"toc_entries"`
+	DataTables int    `json:"data_tables"`
 	// Verified lists the checks that passed.
 	Verified   []string  `json:"verified"`
 	StartedAt  time.Time `json:"started_at"`
