@@ -2,11 +2,8 @@ package metrics
 
 import "time"
 
-// Capture metrics (lifeboat capture), beside lifeboat_last_run_*{job="capture"}:
-//
-//	lifeboat_capture_last_success_timestamp_seconds{app,source} when the last capture succeeded (Unix time)
-//	lifeboat_capture_duration_seconds{app,source}               how long the last successful capture took
-//	lifeboat_capture_size_bytes{app,source}                     size of the last captured archive
+// Capture metrics (lifeboat capture), beside lifeboat_last_run_*{job="capture"};
+// documented in the package comment.
 const (
 	CaptureLastSuccessTimestamp = "lifeboat_capture_last_success_timestamp_seconds"
 	CaptureDuration             = "lifeboat_capture_duration_seconds"

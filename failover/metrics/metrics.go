@@ -21,8 +21,11 @@
 //	lifeboat_standby_generation{app}                 the standby's current database generation
 //	lifeboat_standby_data_captured_timestamp_seconds{app} when the standby's data was captured (Unix time)
 //	lifeboat_serving{app}                            1 while the standby serves users after a failover
+//	lifeboat_capture_last_success_timestamp_seconds{app,source} when the last capture succeeded (Unix time)
+//	lifeboat_capture_duration_seconds{app,source}    how long the last successful capture took
+//	lifeboat_capture_size_bytes{app,source}          size of the last captured archive
 //
-// job is refresh, drill, fetch, check or failover. A file written by a
+// job is refresh, drill, fetch, check, failover or capture. A file written by a
 // scheduled job is only as fresh as the job's last run: alert on the
 // timestamps, which do not go stale, rather than on ages, for example
 //
