@@ -42,8 +42,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "Print a commented example lifeboat.yaml",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := io.WriteString(g.stdout, templates.ExampleConfig)
-			return err
+			return g.emit(map[string]string{"example": templates.ExampleConfig}, func(w io.Writer) { io.WriteString(w, templates.ExampleConfig) })
 		},
 	})
 	return c

@@ -225,8 +225,10 @@ func newDBCmd(g *globals) *cobra.Command {
 	url.Flags().BoolVar(&reveal, "reveal", false, "include the password")
 	url.Flags().BoolVar(&internal, "internal", false, "the URL containers on the app's network use")
 	psql := &cobra.Command{
-		Use:   "psql [-- PSQL-ARGS...]",
-		Short: "Open psql inside the current database generation's container",
+		Use:         "psql [-- PSQL-ARGS...]",
+		Short:       "Open psql inside the current database generation's container",
+		Args:        cobra.ArbitraryArgs,
+		Annotations: map[string]string{noJSON: "psql talks to the terminal"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, release, err := g.standby(cmd, false)
 			if err != nil {

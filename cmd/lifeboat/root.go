@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +42,10 @@ type globals struct {
 	logLevel   string
 	stdout     io.Writer
 	stderr     io.Writer
+	// result is what emit was given with --json; run prints it, or the
+	// failure document built around it, as the run's one JSON document.
+	result    any
+	hasResult bool
 }
 
 // run executes one command line and returns its exit code.
@@ -52,14 +55,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
+	cmd, err := root.ExecuteContextC(ctx)
+	code := exitCode(err)
+	if err != nil {
+		// Errors quote object keys and archive fields: whoever writes to the
+		// bucket chose them, terminal escapes included.
+		fmt.Fprintf(g.stderr, "lifeboat: %s\n", textsafe.Escape(err.Error()))
 	}
-	// Errors quote object keys and archive fields: whoever writes to the
-	// bucket chose them, terminal escapes included.
-	fmt.Fprintf(g.stderr, "lifeboat: %s\n", textsafe.Escape(err.Error()))
-	return exitCode(err)
+	if g.json || wantsJSON(args) {
+		path := root.Name()
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		if jerr := writeJSONDocument(g.stdout, path, g.result, g.hasResult, err, code); jerr != nil {
+			fmt.Fprintf(g.stderr, "lifeboat: writing the JSON document: %v\n", jerr)
+			if code == exitOK {
+				code = exitFailed
+			}
+		}
+	}
+	return code
 }
 
 func exitCode(err error) int {
@@ -88,7 +103,6 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 		SilenceErrors: true,
 		Version:       version(),
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configPath, "config", "", "config file (default: $LIFEBOAT_CONFIG, ./lifeboat.yaml, /etc/lifeboat/lifeboat.yaml)")
 	pf.StringVar(&g.app, "app", os.Getenv("LIFEBOAT_APP"), "app to work on (may be left out when the config has one app)")
@@ -101,6 +115,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 		newVersionCmd(g))
 	root.AddCommand(newScheduleCmd(g))
 	root.AddCommand(newCaptureCmd(g))
+	applyUsageContract(g, root)
 	return root
 }
 
@@ -150,19 +165,18 @@ func (g *globals) logger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// emit prints v as JSON on stdout with --json, or calls human otherwise,
-// with terminal control characters escaped either way: JSON escapes C0
-// controls but not, say, a right-to-left override, and Escape's escapes
-// are JSON's, so the document decodes to the same values.
+// emit prints v as text with human, or, with --json, keeps it for run to
+// print as the run's one JSON document (with the error, if the command
+// fails after all). Terminal control characters are escaped either way:
+// JSON escapes C0 controls but not, say, a right-to-left override, and
+// Escape's escapes are JSON's, so the document decodes to the same values.
 func (g *globals) emit(v any, human func(w io.Writer)) error {
-	w := textsafe.NewWriter(g.stdout)
 	if g.json {
-		if err := json.NewEncoder(newIndentWriter(w)).Encode(v); err != nil {
-			return err
-		}
-	} else {
-		human(w)
+		g.result, g.hasResult = v, true
+		return nil
 	}
+	w := textsafe.NewWriter(g.stdout)
+	human(w)
 	return w.Flush()
 }
 

@@ -42,7 +42,8 @@ X-GitHub-Delivery once). Signing with curl and openssl:
 
 Triggers are single-flight per app and job: a trigger during a run is coalesced into at
 most one follow-up run.`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{noJSON: "it runs until stopped (its status is at /status.json)"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load()
 			if err != nil {

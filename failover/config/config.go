@@ -5,6 +5,7 @@ package config
 
 import (
 	"cmp"
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/notify"
+	"github.com/lifeboat-dr/lifeboat/internal/suggest"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -368,25 +370,73 @@ type Check struct {
 func (d Database) AnalyzeEnabled() bool { return d.Analyze == nil || *d.Analyze }
 
 // Resolve returns the config file path to use: the explicit one, then
-// LIFEBOAT_CONFIG, then the first of SearchPaths that exists.
+// LIFEBOAT_CONFIG, then the first of SearchPaths that exists. A path given
+// by --config or LIFEBOAT_CONFIG must exist. Errors wrap ErrNotFound and say
+// where configs are searched.
 func Resolve(explicit string) (string, error) {
-	if explicit != "" {
-		return explicit, nil
-	}
-	if env := os.Getenv("LIFEBOAT_CONFIG"); env != "" {
-		return env, nil
+	where := "looked at --config, LIFEBOAT_CONFIG, " + strings.Join(SearchPaths, ", ")
+	for _, given := range []struct{ path, from string }{{explicit, "--config"}, {os.Getenv("LIFEBOAT_CONFIG"), "LIFEBOAT_CONFIG"}} {
+		if given.path == "" {
+			continue
+		}
+		if _, err := os.Stat(given.path); err != nil {
+			return "", fmt.Errorf("%w: %s (from %s) does not exist (configs are searched in this order: --config, LIFEBOAT_CONFIG, %s)",
+				ErrNotFound, given.path, given.from, strings.Join(SearchPaths, ", "))
+		}
+		return given.path, nil
 	}
 	for _, p := range SearchPaths {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w (looked at --config, LIFEBOAT_CONFIG, %s): copy the example with `lifeboat config example > lifeboat.yaml` and edit it",
-		ErrNotFound, strings.Join(SearchPaths, ", "))
+	return "", fmt.Errorf("%w (%s): copy the example with `lifeboat config example > lifeboat.yaml` and edit it",
+		ErrNotFound, where)
+}
+
+// Problem is one thing wrong with a config file, named by its key
+// (apps[NAME].s3.bucket); Key is empty when the file as a whole is wrong.
+type Problem struct {
+	Key     string `json:"key"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Key == "" {
+		return p.Message
+	}
+	return p.Key + ": " + p.Message
+}
+
+// InvalidError is every problem found in one config file, reported at
+// once: unknown keys (with the key meant, when one is close), values of
+// the wrong type, and the checks of Validate. It wraps ErrInvalid.
+type InvalidError struct {
+	Path     string
+	Problems []Problem
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(ErrInvalid.Error() + ":")
+	for _, p := range e.Problems {
+		b.WriteString("\n  " + p.String())
+	}
+	return b.String()
+}
+
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(path string, problems ...Problem) error {
+	return &InvalidError{Path: path, Problems: problems}
 }
 
 // Load reads, overrides from the environment, defaults and validates the
-// config file at path (see Resolve). Errors wrap ErrNotFound or ErrInvalid.
+// config file at path (see Resolve). Errors wrap ErrNotFound or ErrInvalid;
+// an invalid file's error is an *InvalidError listing every problem.
 func Load(path string) (*Config, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrNotFound, path, err)
@@ -395,44 +445,288 @@ func Load(path string) (*Config, error) {
 	v.SetConfigFile(path)
 	v.SetConfigType("yaml")
 	if err := v.ReadInConfig(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+		return nil, invalid(path, Problem{Message: cleanReadError(err, path)})
 	}
 	v.SetEnvPrefix("LIFEBOAT")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	for _, k := range []string{"state_dir", "log_level"} {
 		_ = v.BindEnv(k)
 	}
-	apps, err := appsWithEnv(v.Get("apps"))
-	if err != nil {
-		return nil, err
+	apps, perr := appsWithEnv(v.Get("apps"))
+	if perr != nil {
+		return nil, invalid(path, *perr)
 	}
 	v.Set("apps", apps)
 
 	var c Config
-	err = v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+	err := v.Unmarshal(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.TextUnmarshallerHookFunc(),
 	)))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrInvalid, path, cleanDecodeError(err))
-	}
 	c.Path = path
-	if err := c.keepVarCase(path); err != nil {
-		return nil, err
+	// Unknown keys are found here rather than by mapstructure, which
+	// stops collecting them in a block that has a bad value too.
+	problems := append(decodeProblems(err), unknownKeys(unusedKeys(v.AllSettings(), reflect.TypeOf(c), ""))...)
+	if p := c.keepVarCase(path); p != nil {
+		problems = append(problems, *p)
+	}
+	failed := map[string]bool{}
+	for i := range problems {
+		problems[i].Key = c.namedKey(problems[i].Key)
+		failed[problems[i].Key] = true
 	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	var verr *InvalidError
+	if err := c.Validate(); errors.As(err, &verr) {
+		for _, p := range verr.Problems {
+			// A value that could not be decoded is left zero: saying
+			// so again in Validate's words would only confuse.
+			if !failed[p.Key] {
+				problems = append(problems, p)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+		return nil, invalid(path, problems...)
 	}
 	return &c, nil
+}
+
+// cleanReadError is the YAML parser's complaint without viper's wrapping.
+func cleanReadError(err error, path string) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "While parsing config: ")
+	return strings.TrimPrefix(s, path+": ")
+}
+
+// decodeProblems turns mapstructure's joined errors (a value of the wrong
+// type, a size that does not parse) into one problem per key.
+func decodeProblems(err error) []Problem {
+	if err == nil {
+		return nil
+	}
+	var out []Problem
+	var walk func(error)
+	walk = func(err error) {
+		// Not errors.As: it would stop at the first of the joined errors.
+		if de, ok := err.(*mapstructure.DecodeError); ok {
+			out = append(out, Problem{Key: de.Name(), Message: typeProblem(de.Unwrap())})
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		if u := errors.Unwrap(err); u != nil {
+			walk(u)
+			return
+		}
+		// A decode hook's error reads "'key' message".
+		msg := cleanDecodeError(err)
+		if m := quotedKeyRE.FindStringSubmatch(msg); m != nil {
+			out = append(out, Problem{Key: m[1], Message: m[2]})
+			return
+		}
+		out = append(out, Problem{Message: msg})
+	}
+	walk(err)
+	return out
+}
+
+// typeProblem says what a value of the wrong type should have been.
+func typeProblem(err error) string {
+	var pe *mapstructure.ParseError
+	var ue *mapstructure.UnconvertibleTypeError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Sprintf("%q is not %s", fmt.Sprint(pe.Value), typeWord(pe.Expected.Type()))
+	case errors.As(err, &ue):
+		return fmt.Sprintf("must be %s, got %s", typeWord(ue.Expected.Type()), typeWord(reflect.TypeOf(ue.Value)))
+	}
+	return cleanDecodeError(err)
+}
+
+func typeWord(t reflect.Type) string {
+	if t == nil {
+		return "nothing"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping (key: value)"
+	}
+	return t.String()
+}
+
+var quotedKeyRE = regexp.MustCompile(`^'([^']+)' (.*)$`)
+
+// unusedKeys lists the keys of raw (the decoded YAML) that t has no field
+// for, as paths like apps[0].s3.buckt.
+func unusedKeys(raw any, t reflect.Type, prefix string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	join := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	var out []string
+	switch t.Kind() {
+	case reflect.Struct:
+		if reflect.PointerTo(t).Implements(textUnmarshaler) {
+			return nil
+		}
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return nil
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f, ok := fieldByTag(t, k)
+			if !ok {
+				out = append(out, join(k))
+				continue
+			}
+			out = append(out, unusedKeys(m[k], f.Type, join(k))...)
+		}
+	case reflect.Slice:
+		list, _ := raw.([]any)
+		for i, item := range list {
+			out = append(out, unusedKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i))...)
+		}
+	case reflect.Map:
+		m, _ := raw.(map[string]any)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, unusedKeys(m[k], t.Elem(), join(k))...)
+		}
+	}
+	return out
+}
+
+var textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+
+// unknownKeys names each key the config does not have, with the one
+// probably meant: a close spelling at the same level, or the same name at
+// another level (bucket → s3.bucket).
+func unknownKeys(unused []string) []Problem {
+	var out []Problem
+	for _, k := range unused {
+		parent, leaf := "", k
+		if i := strings.LastIndex(k, "."); i >= 0 {
+			parent, leaf = k[:i], k[i+1:]
+		}
+		t, ok := typeAt(reflect.TypeOf(Config{}), parent)
+		msg := "unknown key"
+		if ok {
+			hint := suggest.Phrase(leaf, fieldNames(t), nil)
+			if hint == "" {
+				var elsewhere []string
+				for _, l := range leafKeys(t, "") {
+					if strings.HasSuffix(l, "."+leaf) {
+						elsewhere = append(elsewhere, l)
+					}
+				}
+				if len(elsewhere) > 0 {
+					hint = " (did you mean " + strings.Join(elsewhere, " or ") + "?)"
+				}
+			}
+			msg += hint
+		}
+		out = append(out, Problem{Key: k, Message: msg})
+	}
+	return out
+}
+
+var indexRE = regexp.MustCompile(`\[[^\]]*\]`)
+
+// typeAt is the struct type found at a decoded key path such as
+// apps[0].s3, following mapstructure tags through slices and pointers.
+func typeAt(t reflect.Type, path string) (reflect.Type, bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if path == "" {
+		return t, t.Kind() == reflect.Struct
+	}
+	for _, seg := range strings.Split(indexRE.ReplaceAllString(path, ""), ".") {
+		f, ok := fieldByTag(t, seg)
+		if !ok {
+			return nil, false
+		}
+		t = f.Type
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+	}
+	return t, t.Kind() == reflect.Struct
+}
+
+func fieldByTag(t reflect.Type, tag string) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if strings.Split(t.Field(i).Tag.Get("mapstructure"), ",")[0] == tag {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func fieldNames(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := strings.Split(t.Field(i).Tag.Get("mapstructure"), ",")[0]; tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+var appIndexRE = regexp.MustCompile(`^apps\[(\d+)\]`)
+
+// namedKey writes apps[0].x as apps[NAME].x, the way Validate names keys.
+func (c *Config) namedKey(key string) string {
+	m := appIndexRE.FindStringSubmatch(key)
+	if m == nil {
+		return key
+	}
+	i, _ := strconv.Atoi(m[1])
+	if i < len(c.Apps) && c.Apps[i].Name != "" {
+		return "apps[" + c.Apps[i].Name + "]" + key[len(m[0]):]
+	}
+	return key
 }
 
 // keepVarCase re-reads the config vars maps (app.vars, app.serving_vars)
 // with their keys' case intact: viper lowercases every key, and environment
 // variable names are case-sensitive.
-func (c *Config) keepVarCase(path string) error {
+func (c *Config) keepVarCase(path string) *Problem {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+		return &Problem{Message: err.Error()}
 	}
 	var raw struct {
 		Apps []struct {
@@ -443,7 +737,7 @@ func (c *Config) keepVarCase(path string) error {
 		} `yaml:"apps"`
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("%w: %s: app.vars and app.serving_vars must map names to strings: %v", ErrInvalid, path, err)
+		return &Problem{Key: "apps[].app.vars", Message: fmt.Sprintf("app.vars and app.serving_vars must map names to strings: %v", err)}
 	}
 	for i := range c.Apps {
 		if i < len(raw.Apps) {
@@ -456,16 +750,16 @@ func (c *Config) keepVarCase(path string) error {
 
 // appsWithEnv applies LIFEBOAT_APPS_<APP>_<KEY> (and, when there is only one
 // app, LIFEBOAT_APP_<KEY>) environment overrides to the raw apps list.
-func appsWithEnv(raw any) ([]any, error) {
+func appsWithEnv(raw any) ([]any, *Problem) {
 	list, ok := raw.([]any)
 	if raw != nil && !ok {
-		return nil, fmt.Errorf("%w: apps: must be a list of apps, each with a name", ErrInvalid)
+		return nil, &Problem{Key: "apps", Message: "must be a list of apps, each with a name"}
 	}
 	leaves := leafKeys(reflect.TypeOf(App{}), "")
 	for i, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("%w: apps[%d]: must be a mapping with name, s3, …", ErrInvalid, i)
+			return nil, &Problem{Key: fmt.Sprintf("apps[%d]", i), Message: "must be a mapping with name, s3, …"}
 		}
 		name, _ := m["name"].(string)
 		prefixes := []string{"LIFEBOAT_APPS_" + envName(name) + "_"}
@@ -538,7 +832,6 @@ func setPath(m map[string]any, path []string, val string) {
 func cleanDecodeError(err error) string {
 	s := err.Error()
 	s = strings.ReplaceAll(s, "decoding failed due to the following error(s):\n\n", "")
-	s = strings.ReplaceAll(s, "has invalid keys:", "has unknown keys (typo?):")
 	return strings.ReplaceAll(s, "\n", "; ")
 }
 
@@ -794,9 +1087,9 @@ var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 // Validate checks every key and returns all problems at once, each naming
 // its key; the error wraps ErrInvalid.
 func (c *Config) Validate() error {
-	var errs []string
+	var problems []Problem
 	add := func(key, format string, args ...any) {
-		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		add("state_dir", "must be an absolute path, got %q", c.StateDir)
@@ -809,7 +1102,10 @@ func (c *Config) Validate() error {
 	if len(c.Apps) == 0 {
 		add("apps", "no app configured: add at least one entry with a name and an s3 bucket")
 	}
-	errs = append(errs, c.Notify.Validate("notify")...)
+	for _, e := range c.Notify.Validate("notify") {
+		key, msg, _ := strings.Cut(e, ": ")
+		add(key, "%s", msg)
+	}
 	if d := c.Metrics.TextfileDir; d != "" && !filepath.IsAbs(d) {
 		add("metrics.textfile_dir", "must be an absolute path, got %q", d)
 	}
@@ -913,11 +1209,11 @@ func (c *Config) Validate() error {
 		a.Schedule.validate(key+".schedule", add)
 		validateCapture(a.Capture, key+".capture", add)
 	}
-	if len(errs) == 0 {
+	if len(problems) == 0 {
 		return nil
 	}
-	sort.Strings(errs)
-	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(errs, "\n  "))
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Key < problems[j].Key })
+	return invalid(c.Path, problems...)
 }
 
 // App returns the app called name. An empty name is allowed when exactly one

@@ -271,3 +271,51 @@ func TestResolvedConfigShowsDefaults(t *testing.T) {
 		t.Errorf("s3.profile resolved to %q in the config itself", c.Apps[0].S3.Profile)
 	}
 }
+
+func TestAllProblemsAtOnce(t *testing.T) {
+	_, err := Load(write(t, `
+log_levl: info
+apps:
+  - name: shop
+    s3: {buckt: b}
+    bucket: b
+    cache: {keep: many}
+    download: {part_size: 12 parsecs}
+`))
+	var ie *InvalidError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v, want an *InvalidError wrapping ErrInvalid", err)
+	}
+	want := []Problem{
+		{"apps[shop].bucket", "unknown key (did you mean s3.bucket?)"},
+		{"apps[shop].cache.keep", `"many" is not a whole number`},
+		{"apps[shop].download.part_size", `"12 parsecs" is not a size (use e.g. 16MiB, 512KB or a number of bytes)`},
+		{"apps[shop].s3.bucket", "is required (the bucket your backup job writes to)"},
+		{"apps[shop].s3.buckt", "unknown key (did you mean bucket?)"},
+		{"log_levl", "unknown key (did you mean log_level?)"},
+	}
+	if len(ie.Problems) != len(want) {
+		t.Fatalf("problems:\n%v\nwant %d of them", err, len(want))
+	}
+	for i := range want {
+		if ie.Problems[i] != want[i] {
+			t.Errorf("problem %d: got %+v, want %+v", i, ie.Problems[i], want[i])
+		}
+	}
+	if !strings.HasPrefix(err.Error(), ie.Path+": invalid config:\n  apps[shop].bucket: unknown key") {
+		t.Errorf("one style, path first:\n%v", err)
+	}
+}
+
+func TestResolveSaysWhereConfigsAreSearched(t *testing.T) {
+	t.Setenv("LIFEBOAT_CONFIG", "")
+	_, err := Resolve("nope.yaml")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "nope.yaml (from --config) does not exist") ||
+		!strings.Contains(err.Error(), "LIFEBOAT_CONFIG, ./lifeboat.yaml, /etc/lifeboat/lifeboat.yaml") {
+		t.Fatalf("--config nope.yaml: %v", err)
+	}
+	t.Setenv("LIFEBOAT_CONFIG", "/nonexistent/lifeboat.yaml")
+	if _, err := Resolve(""); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "(from LIFEBOAT_CONFIG) does not exist") {
+		t.Fatalf("LIFEBOAT_CONFIG pointing nowhere: %v", err)
+	}
+}
