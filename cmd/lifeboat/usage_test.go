@@ -194,7 +194,7 @@ func TestUsageErrorsSuggest(t *testing.T) {
 		{[]string{"fecth"}, `unknown command "fecth" (did you mean fetch?)`},
 		{[]string{"config", "chek"}, `lifeboat config: unknown command "chek" (did you mean check?)`},
 		{[]string{"config"}, "lifeboat config: which command? check, example"},
-		{[]string{}, "lifeboat: which command? archives, check"},
+		{[]string{}, "lifeboat: which command? archives, "},
 		{[]string{"fetch", "extra"}, `lifeboat fetch takes no arguments, got "extra"`},
 		{[]string{"fetch", "json"}, `got "json" (did you mean --json?)`},
 		{[]string{"fetch", "archives"}, "archives is a command of its own: lifeboat archives"},
