@@ -112,7 +112,7 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 	}
 
 	// The last drill.
-	if rep, err := report.Load(s.DrillsDir(), "latest"); err != nil {
+	if rep, err := report.Load(s.State.DrillsDir(), "latest"); err != nil {
 		add("last drill", false, "run lifeboat drill, and schedule it (lifeboat schedule install)", "no drill has run")
 	} else {
 		age := r.CheckedAt.Sub(rep.FinishedAt)

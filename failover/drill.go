@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -29,9 +28,6 @@ type DrillOptions struct {
 	// ToolVersion goes into the report.
 	ToolVersion string
 }
-
-// DrillsDir is where the app's drill reports are kept.
-func (s *Standby) DrillsDir() string { return filepath.Join(s.App.StateDir, "drills") }
 
 // Drill rehearses a failover, isolated and measured: it restores the newest
 // archive (S3's, or the cache's with Offline) into a fresh database
@@ -57,7 +53,7 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 
 	d := &Standby{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
 		Names: names.Drill(s.App.Name, start),
-		State: &state.Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}}
+		State: s.State.DrillWork(id)}
 	if removed, err := s.cleanDrills(ctx); err != nil {
 		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
 	} else if len(removed) > 0 {

@@ -69,7 +69,7 @@ func (s *Standby) Failback(ctx context.Context, o FailbackOptions) (*FailbackRes
 			return res, err
 		}
 	}
-	dir := filepath.Join(s.App.StateDir, "failback")
+	dir := s.State.FailbackDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return res, err
 	}

@@ -6,16 +6,14 @@ package failover
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 	"github.com/lifeboat-dr/lifeboat/failover/bandwidth"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
 // OpenStore returns the app's archive source.
@@ -57,11 +55,12 @@ func NewFetcher(ctx context.Context, app *config.App, log *slog.Logger) (*archiv
 	}, nil
 }
 
+// StateOf is the store of the app's records: the one owner of its state
+// directory.
+func StateOf(app *config.App) *state.Store { return &state.Store{Dir: app.StateDir} }
+
 // Lock takes the app's lock for a run of command. It returns a
 // *lock.LockedError (wrapping lock.ErrLocked) when another run holds it.
 func Lock(app *config.App, command string) (*lock.Lock, error) {
-	if err := os.MkdirAll(app.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state dir: %w (is state_dir writable by this user?)", err)
-	}
-	return lock.Acquire(filepath.Join(app.StateDir, "lock"), command)
+	return StateOf(app).Lock(command)
 }

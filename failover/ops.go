@@ -85,10 +85,10 @@ func (o *Ops) Drill(ctx context.Context, s *Standby, opt DrillOptions) (*report.
 		rep.Notifications = append(rep.Notifications, toReportNote(r))
 	}
 	rep.Finalize()
-	if serr := report.Save(s.DrillsDir(), rep); serr != nil {
+	if serr := report.Save(s.State.DrillsDir(), rep); serr != nil {
 		return rep, errors.Join(err, fmt.Errorf("saving the drill report: %w", serr))
 	}
-	if _, perr := report.Prune(s.DrillsDir(), s.App.Drill.Retention, s.App.Drill.MaxAge.D()); perr != nil {
+	if _, perr := report.Prune(s.State.DrillsDir(), s.App.Drill.Retention, s.App.Drill.MaxAge.D()); perr != nil {
 		o.Log.Warn("pruning drill reports", "err", perr)
 	}
 	o.WriteMetrics(s)
@@ -220,7 +220,7 @@ func AppMetrics(s *Standby) []metrics.Sample {
 		}
 	}
 	out = append(out, captureMetrics(s)...)
-	if drills, err := report.List(s.DrillsDir()); err == nil {
+	if drills, err := report.List(s.State.DrillsDir()); err == nil {
 		out = append(out, metrics.FromHistory(drills)...)
 	}
 	serving := false

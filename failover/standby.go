@@ -38,7 +38,7 @@ func NewStandby(app *config.App, eng *engine.Engine, log *slog.Logger, progress 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Standby{App: app, Engine: eng, State: &state.Store{Dir: app.StateDir}, Log: log, Progress: progress, Names: names.Standby(app.Name)}
+	return &Standby{App: app, Engine: eng, State: StateOf(app), Log: log, Progress: progress, Names: names.Standby(app.Name)}
 }
 
 func (s *Standby) say(format string, args ...any) {

@@ -83,13 +83,13 @@ func newReportCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				id = args[0]
 			}
-			s := failover.NewStandby(app, nil, nil, nil)
-			rep, err := report.Load(s.DrillsDir(), id)
+			drills := failover.StateOf(app).DrillsDir()
+			rep, err := report.Load(drills, id)
 			if err != nil {
 				return fmt.Errorf("%w (list them with lifeboat drills)", err)
 			}
 			if htmlOut != "" {
-				history, err := report.List(s.DrillsDir())
+				history, err := report.List(drills)
 				if err != nil {
 					return err
 				}
@@ -135,7 +135,7 @@ func newDrillsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := report.List(failover.NewStandby(app, nil, nil, nil).DrillsDir())
+			list, err := report.List(failover.StateOf(app).DrillsDir())
 			if err != nil {
 				return err
 			}

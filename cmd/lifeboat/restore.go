@@ -154,7 +154,7 @@ func newGenerationsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st := &state.Store{Dir: app.StateDir}
+			st := failover.StateOf(app)
 			list, err := st.List()
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
 
 // ErrNoCurrent is returned by Current when no generation has been made current yet.
@@ -123,10 +124,37 @@ type Current struct {
 	Previous int `json:"previous"`
 }
 
-// Store reads and writes one app's records.
+// Store reads and writes one app's records, and is the one owner of its
+// state directory: every path under it (lock, generations, runs, drills,
+// failback dumps, config-var snapshot) comes from a Store method.
 type Store struct {
 	Dir string // {state_dir}/{app}
 }
+
+// LockFile is the app's lock file (package lock).
+func (s *Store) LockFile() string { return s.path("lock") }
+
+// Lock takes the app's lock for a run of command, creating the state
+// directory (0700) when missing. It returns a *lock.LockedError (wrapping
+// lock.ErrLocked) when another run holds it.
+func (s *Store) Lock(command string) (*lock.Lock, error) {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w (is state_dir writable by this user?)", err)
+	}
+	return lock.Acquire(s.LockFile(), command)
+}
+
+// DrillsDir holds the app's drill reports (package report).
+func (s *Store) DrillsDir() string { return s.path("drills") }
+
+// DrillWork is the store of drill id's own records (its generation, its
+// password), under DrillsDir; the drill removes it when it tears down.
+func (s *Store) DrillWork(id string) *Store {
+	return &Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}
+}
+
+// FailbackDir holds the failback dumps.
+func (s *Store) FailbackDir() string { return s.path("failback") }
 
 // GenerationDir is the directory of generation n.
 func (s *Store) GenerationDir(n int) string {

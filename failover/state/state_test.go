@@ -4,8 +4,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
 
 func TestGenerationsAndCurrent(t *testing.T) {
@@ -78,5 +81,31 @@ func TestRunsAndServing(t *testing.T) {
 	s.ClearServing()
 	if sv, _ := s.Serving(); sv != nil {
 		t.Fatal("still serving after ClearServing")
+	}
+}
+
+// Every path under the state directory comes from the store, and stays under it.
+func TestStorePaths(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shop")
+	s := &Store{Dir: dir}
+	for _, p := range []string{s.LockFile(), s.DrillsDir(), s.DrillWork("20240501T030405Z").Dir, s.FailbackDir(),
+		s.GenerationDir(3), s.PasswordFile(3), s.LogFile(3), s.ConfigVarsFile()} {
+		if rel, err := filepath.Rel(dir, p); err != nil || strings.HasPrefix(rel, "..") || rel == "." {
+			t.Errorf("%s is not under the state directory %s", p, dir)
+		}
+	}
+	if w := s.DrillWork("x"); !strings.HasPrefix(w.Dir, s.DrillsDir()+string(filepath.Separator)) {
+		t.Errorf("drill work %s is not under %s", w.Dir, s.DrillsDir())
+	}
+	l, err := s.Lock("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir after Lock: %v %v", st, err)
+	}
+	if _, err := s.Lock("second"); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("second Lock: %v, want ErrLocked", err)
 	}
 }

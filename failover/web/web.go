@@ -400,7 +400,7 @@ func (s *Server) appStatus(ctx context.Context, app *config.App) AppStatus {
 	if run, _ := st.State.LastRun("refresh"); run != nil {
 		a.LastRefresh, a.LastRefreshAt, a.LastRefreshOK, a.LastRefreshError = run.Outcome, run.FinishedAt, run.OK, run.Error
 	}
-	if rep, err := report.Load(st.DrillsDir(), "latest"); err == nil {
+	if rep, err := report.Load(st.State.DrillsDir(), "latest"); err == nil {
 		a.LastDrillID, a.LastDrillResult, a.LastDrillAt = rep.ID, rep.Result, rep.FinishedAt
 		a.LastDrillRTO, a.LastDrillRPO, a.LastDrillFailures = rep.RTO.Seconds, rep.RPO.Seconds, rep.Failures
 	}
@@ -452,7 +452,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	dir := failover.NewStandby(app, nil, nil, nil).DrillsDir()
+	dir := failover.StateOf(app).DrillsDir()
 	rep, err := report.Load(dir, r.PathValue("id"))
 	switch {
 	case errors.Is(err, report.ErrNotFound):
