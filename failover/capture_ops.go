@@ -6,12 +6,21 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/capture"
+	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/metrics"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
-// Capture runs a capture (the caller holds the app's capture lock, see
-// capture.LockPath) with notifications and metrics.
+// CaptureLock takes the app's capture lock without waiting: captures of one
+// app never overlap, while a capture and a refresh may. The error wraps
+// lock.ErrLocked when another capture of the app holds it.
+func CaptureLock(app *config.App, command string) (*lock.Lock, error) {
+	return StateOf(app).CaptureLock(command)
+}
+
+// Capture runs a capture (the caller holds the app's capture lock,
+// CaptureLock) and records it.
 func (o *Ops) Capture(ctx context.Context, s *Standby, c *capture.Capturer) (*capture.Result, error) {
 	o.start(ctx, s.App.Name, capture.Kind)
 	res, err := c.Run(ctx)
@@ -22,11 +31,7 @@ func (o *Ops) Capture(ctx context.Context, s *Standby, c *capture.Capturer) (*ca
 	if err == nil {
 		summary = fmt.Sprintf("capture of %s: s3://%s/%s, %s in %s", s.App.Name, res.Bucket, res.Key, report.Bytes(res.Size), dur(res.Seconds))
 	}
-	var details []string
-	if err != nil {
-		details = append(details, err.Error())
-	}
-	return res, o.finish(ctx, s, capture.Kind, err, summary, details, res)
+	return res, o.record(ctx, s, res.Run(), err, summary, withErr(err, nil), res)
 }
 
 // captureMetrics are the samples of the app's last successful capture.

@@ -102,20 +102,116 @@ func toReportNote(r notify.Result) report.Notification {
 	return report.Notification{Channel: r.Channel, OK: r.OK, Error: r.Error, Seconds: r.Seconds}
 }
 
-// Refresh runs a refresh with notifications and metrics.
+// keepRuns is how many run records of a kind are kept.
+const keepRuns = 200
+
+// Run outcomes besides refresh's.
+const (
+	OutcomeRestored   = "restored"
+	OutcomeRolledBack = "rolled-back"
+	OutcomeStarted    = "started"
+	OutcomeServed     = "served"
+	OutcomeDumped     = "dumped"
+	OutcomeCompleted  = "completed"
+)
+
+// newRun starts the record of a run of kind.
+func newRun(kind string, started time.Time) *state.Run {
+	return &state.Run{Kind: kind, StartedAt: started.UTC(), Phases: []state.Phase{}, Details: map[string]any{}}
+}
+
+// record is the one way a state-changing run ends: its record is saved
+// under the state dir (the newest keepRuns of its kind are kept), its
+// outcome is sent to every configured channel (summary and details: the
+// error first, when there is one, then warnings or what to do), and the
+// metrics file is rewritten. A record that cannot be saved or a
+// notification that cannot be delivered fails the run.
+func (o *Ops) record(ctx context.Context, s *Standby, run *state.Run, err error, summary string, details []string, payload any) error {
+	if run.FinishedAt.IsZero() {
+		run.FinishedAt = time.Now().UTC()
+	}
+	run.OK = err == nil
+	if err != nil {
+		run.Outcome, run.Error = OutcomeFailed, err.Error()
+	}
+	if serr := s.State.SaveRun(run); serr != nil {
+		err = errors.Join(err, fmt.Errorf("saving the record of the %s run: %w", run.Kind, serr))
+	}
+	if perr := s.State.PruneRuns(run.Kind, keepRuns); perr != nil {
+		o.Log.Warn("pruning run records", "kind", run.Kind, "err", perr)
+	}
+	results := o.notify(ctx, notify.Event{App: s.App.Name, Kind: run.Kind, OK: err == nil, Summary: summary, Details: details, Payload: payload})
+	o.WriteMetrics(s)
+	if nerr := notify.Failed(results); nerr != nil {
+		return errors.Join(err, nerr)
+	}
+	return err
+}
+
+// withErr puts err, when there is one, before the details of a notification.
+func withErr(err error, details []string) []string {
+	if err == nil {
+		return details
+	}
+	return append([]string{err.Error()}, details...)
+}
+
+// Refresh runs a refresh and records it.
 func (o *Ops) Refresh(ctx context.Context, s *Standby, opt RefreshOptions) (*RefreshResult, error) {
 	o.start(ctx, s.App.Name, "refresh")
 	res, err := s.Refresh(ctx, opt)
 	summary := fmt.Sprintf("refresh of %s: %s", s.App.Name, res.Outcome)
-	var details []string
-	if err != nil {
-		details = append(details, err.Error())
-	}
-	details = append(details, res.Warnings...)
-	return res, o.finish(ctx, s, "refresh", err, summary, details, res.Run)
+	return res, o.record(ctx, s, res.Run, err, summary, withErr(err, res.Warnings), res.Run)
 }
 
-// Failover runs a failover (or its dry run) with notifications.
+// Restore builds, verifies and promotes a new generation and records the run.
+func (o *Ops) Restore(ctx context.Context, s *Standby, req RestoreRequest) (*RestoreResult, error) {
+	o.start(ctx, s.App.Name, "restore")
+	run := newRun("restore", time.Now())
+	res, err := s.Restore(ctx, req)
+	run.Outcome = OutcomeRestored
+	summary := fmt.Sprintf("restore of %s", s.App.Name)
+	if g := res.Generation; g != nil {
+		run.Phases = g.Phases
+		run.Details["generation"], run.Details["archive"], run.Details["archive_captured_at"] = g.Number, g.Archive.Key, g.Archive.CapturedAt
+		summary = fmt.Sprintf("restore of %s: generation %d from %s %s", s.App.Name, g.Number, g.Archive.Key, passWord(err == nil))
+	}
+	return res, o.record(ctx, s, run, err, summary, withErr(err, nil), res)
+}
+
+// Rollback makes the previous verified generation current again and records the run.
+func (o *Ops) Rollback(ctx context.Context, s *Standby) (*state.Generation, error) {
+	o.start(ctx, s.App.Name, "rollback")
+	run := newRun("rollback", time.Now())
+	g, err := s.Rollback(ctx)
+	run.Outcome = OutcomeRolledBack
+	summary := fmt.Sprintf("rollback of %s FAILED", s.App.Name)
+	if g != nil {
+		run.Details["generation"] = g.Number
+		summary = fmt.Sprintf("rollback of %s: generation %d is current", s.App.Name, g.Number)
+	}
+	return g, o.record(ctx, s, run, err, summary, withErr(err, nil), g)
+}
+
+// Up starts the app on the current generation and records the run.
+func (o *Ops) Up(ctx context.Context, s *Standby) (*UpResult, error) {
+	o.start(ctx, s.App.Name, "up")
+	run := newRun("up", time.Now())
+	res, err := s.Up(ctx)
+	run.Outcome = OutcomeStarted
+	summary := fmt.Sprintf("up of %s FAILED", s.App.Name)
+	var warnings []string
+	if res != nil {
+		warnings = res.Warnings
+		run.Details["generation"], run.Details["mode"], run.Details["image_id"] = res.Generation, res.Mode, res.ImageID
+		if err == nil {
+			summary = fmt.Sprintf("up of %s: the app runs on generation %d (%s)", s.App.Name, res.Generation, res.Mode)
+		}
+	}
+	return res, o.record(ctx, s, run, err, summary, withErr(err, warnings), res)
+}
+
+// Failover runs a failover (or its dry run, which is not recorded).
 func (o *Ops) Failover(ctx context.Context, s *Standby, dryRun bool) (*FailoverResult, error) {
 	res, err := s.Failover(ctx, dryRun)
 	if dryRun {
@@ -125,23 +221,33 @@ func (o *Ops) Failover(ctx context.Context, s *Standby, dryRun bool) (*FailoverR
 	if err != nil {
 		summary = fmt.Sprintf("failover of %s FAILED", s.App.Name)
 	}
-	var details []string
-	if err != nil {
-		details = append(details, err.Error())
-	}
-	details = append(details, res.NextSteps...)
-	run := &state.Run{Kind: "failover", StartedAt: time.Now().Add(-time.Duration(res.RTOSeconds * float64(time.Second))).UTC(),
-		FinishedAt: time.Now().UTC(), OK: err == nil, Outcome: "served", Phases: res.Phases, Details: map[string]any{"rpo_seconds": res.RPOSeconds}}
-	if err != nil {
-		run.Outcome, run.Error = OutcomeFailed, err.Error()
-	}
-	if serr := s.State.SaveRun(run); serr != nil && err == nil {
-		err = serr
-	}
-	return res, o.finish(ctx, s, "failover", err, summary, details, res)
+	run := newRun("failover", time.Now().Add(-time.Duration(res.RTOSeconds*float64(time.Second))))
+	run.Outcome, run.Phases, run.Details["rpo_seconds"] = OutcomeServed, res.Phases, res.RPOSeconds
+	return res, o.record(ctx, s, run, err, summary, withErr(err, res.NextSteps), res)
 }
 
-// Check checks the chain, notifies and writes the metrics.
+// Failback dumps the serving database (or completes the failback) and
+// records the run.
+func (o *Ops) Failback(ctx context.Context, s *Standby, opt FailbackOptions) (*FailbackResult, error) {
+	o.start(ctx, s.App.Name, "failback")
+	run := newRun("failback", time.Now())
+	res, err := s.Failback(ctx, opt)
+	run.Outcome = OutcomeDumped
+	summary := fmt.Sprintf("failback of %s", s.App.Name)
+	if opt.Complete {
+		run.Outcome = OutcomeCompleted
+		summary = fmt.Sprintf("failback of %s: the standby is waiting again", s.App.Name)
+	} else if res.File != "" {
+		run.Details["file"], run.Details["sha256"], run.Details["uploaded"] = res.File, res.SHA256, res.Uploaded
+		summary = fmt.Sprintf("failback of %s: generation %d dumped to %s", s.App.Name, res.Generation, res.File)
+	}
+	if err != nil {
+		summary = fmt.Sprintf("failback of %s FAILED", s.App.Name)
+	}
+	return res, o.record(ctx, s, run, err, summary, withErr(err, nil), res)
+}
+
+// Check checks the chain and records it.
 func (o *Ops) Check(ctx context.Context, s *Standby) (*ChainReport, error) {
 	o.start(ctx, s.App.Name, "check")
 	r := s.CheckChain(ctx)
@@ -155,26 +261,10 @@ func (o *Ops) Check(ctx context.Context, s *Standby) (*ChainReport, error) {
 	if !r.OK {
 		err = fmt.Errorf("the chain check of %s failed: %s", s.App.Name, strings.Join(details, "; "))
 	}
-	run := &state.Run{Kind: "check", StartedAt: r.CheckedAt, FinishedAt: time.Now().UTC(), OK: r.OK, Outcome: passWord(r.OK),
-		Details: map[string]any{"findings": r.Findings}}
-	if err != nil {
-		run.Error = err.Error()
-	}
-	s.State.SaveRun(run)
-	s.State.PruneRuns("check", 200)
+	run := newRun("check", r.CheckedAt)
+	run.Outcome, run.Details["findings"] = passWord(r.OK), r.Findings
 	summary := fmt.Sprintf("chain check of %s %s", s.App.Name, passWord(r.OK))
-	return r, o.finish(ctx, s, "check", err, summary, details, r)
-}
-
-// finish notifies the outcome of a run and writes the metrics; a failed
-// notification fails the run.
-func (o *Ops) finish(ctx context.Context, s *Standby, kind string, err error, summary string, details []string, payload any) error {
-	results := o.notify(ctx, notify.Event{App: s.App.Name, Kind: kind, OK: err == nil, Summary: summary, Details: details, Payload: payload})
-	o.WriteMetrics(s)
-	if nerr := notify.Failed(results); nerr != nil {
-		return errors.Join(err, nerr)
-	}
-	return err
+	return r, o.record(ctx, s, run, err, summary, details, r)
 }
 
 func passWord(ok bool) string {
@@ -193,7 +283,7 @@ func dur(secs float64) string {
 func AppMetrics(s *Standby) []metrics.Sample {
 	app := s.App.Name
 	var out []metrics.Sample
-	for _, kind := range []string{"refresh", "check", "failover", "capture"} {
+	for _, kind := range []string{"refresh", "check", "failover", "restore", "rollback", "up", "failback", "capture"} {
 		runs, _ := s.State.Runs(kind)
 		if len(runs) == 0 {
 			continue

@@ -45,7 +45,8 @@ type RefreshResult struct {
 // image, snapshot the config vars, restore a new generation, verify it,
 // start the app on it, wait until healthy, then switch and retire the old
 // app containers and database. If any step fails, the old standby keeps
-// running exactly as it was. The caller holds the app's lock.
+// running exactly as it was. The caller holds the app's lock; the run's
+// record is in the result, for the caller to record (Ops.Refresh).
 func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshResult, err error) {
 	res = &RefreshResult{Warnings: []string{}}
 	run := &state.Run{Kind: "refresh", StartedAt: time.Now().UTC(), Phases: []state.Phase{}, Details: map[string]any{}}
@@ -65,10 +66,6 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 			run.Details["generation"] = res.Generation.Number
 		}
 		run.Details["warnings"] = res.Warnings
-		if serr := s.State.SaveRun(run); serr != nil && err == nil {
-			err = serr
-		}
-		s.State.PruneRuns("refresh", 200)
 	}()
 
 	if sv, _ := s.State.Serving(); sv != nil && !o.Force {

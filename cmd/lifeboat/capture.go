@@ -45,7 +45,7 @@ capture and a refresh may run together. Each run is recorded under
 			if !app.Capture.Enabled() {
 				return usagef("app %s: capture.source is not set (pg_dump): Lifeboat makes no archives for it", app.Name)
 			}
-			l, err := capture.Lock(app, lock.CommandLine())
+			l, err := failover.CaptureLock(app, lock.CommandLine())
 			if err != nil {
 				return err
 			}

@@ -50,8 +50,7 @@ drill removes the leftovers of a killed one. The report is kept under
 				return err
 			}
 			defer release()
-			cfg, _ := g.load()
-			ops := g.operations(cfg)
+			ops := g.ops()
 			rep, err := ops.Drill(cmd.Context(), s, o)
 			if rep != nil {
 				if eerr := g.emit(rep, func(w io.Writer) { report.Markdown(w, rep) }); eerr != nil {
@@ -175,8 +174,7 @@ database runs. Exit 1 on any failure; each finding says what to do.`,
 				return err
 			}
 			defer release()
-			cfg, _ := g.load()
-			r, err := g.operations(cfg).Check(cmd.Context(), s)
+			r, err := g.ops().Check(cmd.Context(), s)
 			if eerr := g.emit(r, func(w io.Writer) {
 				for _, f := range r.Findings {
 					mark := "ok  "

@@ -27,7 +27,7 @@ to waiting (app in standby mode, refresh allowed again).`,
 				return err
 			}
 			defer release()
-			res, err := s.Failback(cmd.Context(), o)
+			res, err := g.ops().Failback(cmd.Context(), s, o)
 			if err != nil {
 				return err
 			}

@@ -29,8 +29,7 @@ the RPO (age of the data served), the RTO (how long this took) and what to do ne
 				return err
 			}
 			defer release()
-			cfg, _ := g.load()
-			res, err := g.operations(cfg).Failover(cmd.Context(), s, dryRun)
+			res, err := g.ops().Failover(cmd.Context(), s, dryRun)
 			if eerr := g.emit(res, func(w io.Writer) { printFailover(w, res) }); eerr != nil {
 				return eerr
 			}

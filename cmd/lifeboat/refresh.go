@@ -31,8 +31,7 @@ the outage) unless --force. Each run is recorded under {state_dir}/{app}/runs/.`
 				return err
 			}
 			defer release()
-			cfg, _ := g.load()
-			res, err := g.operations(cfg).Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force})
+			res, err := g.ops().Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force})
 			for _, w := range res.Warnings {
 				g.warn("%s", w)
 			}

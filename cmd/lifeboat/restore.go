@@ -63,7 +63,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 				return err
 			}
 			defer release()
-			res, err := s.Restore(cmd.Context(), failover.RestoreRequest{ArchivePath: archivePath})
+			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: archivePath})
 			if res.Generation != nil {
 				if eerr := g.emit(res, func(w io.Writer) { printGeneration(w, res.Generation) }); eerr != nil {
 					return eerr
@@ -132,7 +132,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer release()
-			gen, err := s.Rollback(cmd.Context())
+			gen, err := g.ops().Rollback(cmd.Context(), s)
 			if err != nil {
 				return err
 			}

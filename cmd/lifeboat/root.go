@@ -46,6 +46,8 @@ type globals struct {
 	// failure document built around it, as the run's one JSON document.
 	result    any
 	hasResult bool
+	// cfg is the config loadApp read, for ops.
+	cfg *config.Config
 }
 
 // run executes one command line and returns its exit code.
@@ -138,8 +140,13 @@ func (g *globals) loadApp() (*config.Config, *config.App, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	g.cfg = cfg
 	return cfg, app, nil
 }
+
+// ops is the runner of state-changing operations (records, notifications,
+// metrics) for the config that loadApp (through standby) read.
+func (g *globals) ops() *failover.Ops { return g.operations(g.cfg) }
 
 // operations returns the runner that notifies and writes metrics.
 func (g *globals) operations(cfg *config.Config) *failover.Ops {

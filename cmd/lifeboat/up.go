@@ -30,7 +30,7 @@ serving. The app image must be on this host (refresh pulls it).`,
 				return err
 			}
 			defer release()
-			res, err := s.Up(cmd.Context())
+			res, err := g.ops().Up(cmd.Context(), s)
 			if err != nil {
 				return err
 			}

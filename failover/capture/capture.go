@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,7 +26,6 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
-	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -142,10 +140,6 @@ type Capturer struct {
 	Now func() time.Time
 }
 
-// LockPath is the app's capture lock: captures of one app never overlap,
-// while a capture and a refresh may.
-func LockPath(app *config.App) string { return filepath.Join(app.StateDir, "capture.lock") }
-
 // Key is the object key of a capture started at t, in heroku-database-backups'
 // current scheme: {prefix}YYYY-MM-DD_HH-MM_UTC__{app}_{DATABASE}.dump[.gz].
 func Key(prefix, herokuApp, database string, t time.Time, gz bool) string {
@@ -165,12 +159,6 @@ func (c *Capturer) say(format string, args ...any) {
 	}
 }
 
-// Lock takes the app's capture lock without waiting; the error wraps
-// lock.ErrLocked when another capture of the app holds it.
-func Lock(app *config.App, command string) (*lock.Lock, error) {
-	return lock.Acquire(LockPath(app), command)
-}
-
 // New returns the Capturer of the app's config: its source (capture.source)
 // and bucket. Errors wrap ErrNotConfigured.
 func New(app *config.App, eng *engine.Engine, store Uploader, log *slog.Logger, progress io.Writer) (*Capturer, error) {
@@ -187,9 +175,9 @@ func New(app *config.App, eng *engine.Engine, store Uploader, log *slog.Logger, 
 	return &Capturer{App: app, Source: src, Store: store, Log: log, Progress: progress}, nil
 }
 
-// Run captures; the caller holds the app's capture lock (Lock). The run is
-// recorded (state: runs/capture-*.json, last-capture.json) whatever the
-// outcome. Errors wrap the package's errors, or the store's
+// Run captures; the caller holds the app's capture lock
+// (failover.CaptureLock) and records the run (Result.Run; failover's
+// Ops.Capture does both). Errors wrap the package's errors, or the store's
 // (s3store.ErrExists, archive.ErrDenied, archive.ErrUnreachable…).
 func (c *Capturer) Run(ctx context.Context) (*Result, error) {
 	now := time.Now
@@ -206,11 +194,6 @@ func (c *Capturer) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		res.Outcome, res.Error = "failed", err.Error()
 	}
-	st := &state.Store{Dir: c.App.StateDir}
-	if serr := st.SaveRun(res.Run()); serr != nil {
-		err = errors.Join(err, fmt.Errorf("recording the capture: %w", serr))
-	}
-	_ = st.PruneRuns(Kind, 200)
 	return res, err
 }
 

@@ -137,11 +137,22 @@ func (s *Store) LockFile() string { return s.path("lock") }
 // Lock takes the app's lock for a run of command, creating the state
 // directory (0700) when missing. It returns a *lock.LockedError (wrapping
 // lock.ErrLocked) when another run holds it.
-func (s *Store) Lock(command string) (*lock.Lock, error) {
+func (s *Store) Lock(command string) (*lock.Lock, error) { return s.acquire(s.LockFile(), command) }
+
+func (s *Store) acquire(file, command string) (*lock.Lock, error) {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w (is state_dir writable by this user?)", err)
 	}
-	return lock.Acquire(s.LockFile(), command)
+	return lock.Acquire(file, command)
+}
+
+// CaptureLockFile is the app's capture lock: captures of one app never
+// overlap, while a capture and a refresh may.
+func (s *Store) CaptureLockFile() string { return s.path("capture.lock") }
+
+// CaptureLock takes the capture lock as Lock takes the app's lock.
+func (s *Store) CaptureLock(command string) (*lock.Lock, error) {
+	return s.acquire(s.CaptureLockFile(), command)
 }
 
 // DrillsDir holds the app's drill reports (package report).

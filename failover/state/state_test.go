@@ -88,7 +88,7 @@ func TestRunsAndServing(t *testing.T) {
 func TestStorePaths(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "shop")
 	s := &Store{Dir: dir}
-	for _, p := range []string{s.LockFile(), s.DrillsDir(), s.DrillWork("20240501T030405Z").Dir, s.FailbackDir(),
+	for _, p := range []string{s.LockFile(), s.CaptureLockFile(), s.DrillsDir(), s.DrillWork("20240501T030405Z").Dir, s.FailbackDir(),
 		s.GenerationDir(3), s.PasswordFile(3), s.LogFile(3), s.ConfigVarsFile()} {
 		if rel, err := filepath.Rel(dir, p); err != nil || strings.HasPrefix(rel, "..") || rel == "." {
 			t.Errorf("%s is not under the state directory %s", p, dir)
