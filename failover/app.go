@@ -24,7 +24,7 @@ var ErrNoStack = errors.New("no app image configured (app.image)")
 var procfilePaths = []string{"/Procfile", "/app/Procfile", "/workspace/Procfile"}
 
 // appPlan is what to run for generation g in a mode, with image img.
-func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*stack.Plan, error) {
+func (s *site) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image) (*stack.Plan, error) {
 	cfg := s.App.Stack
 	procs, release, err := s.processes(ctx, img)
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *Standby) appPlan(ctx context.Context, g *state.Generation, mode stack.M
 }
 
 // processes are the config's process types, or the image's Procfile's.
-func (s *Standby) processes(ctx context.Context, img engine.Image) (map[string]config.Process, string, error) {
+func (s *site) processes(ctx context.Context, img engine.Image) (map[string]config.Process, string, error) {
 	cfg := s.App.Stack
 	procs := map[string]config.Process{}
 	for k, v := range cfg.Processes {
@@ -126,7 +126,7 @@ func (s *Standby) processes(ctx context.Context, img engine.Image) (map[string]c
 // is set (refresh), else the local copy only (failover must not depend on
 // a registry). A pull that fails with a local copy present gives the local
 // copy and a warning.
-func (s *Standby) appImage(ctx context.Context, pull bool) (engine.Image, []string, error) {
+func (s *site) appImage(ctx context.Context, pull bool) (engine.Image, []string, error) {
 	ref := s.App.Stack.Image
 	if !pull {
 		img, err := s.Engine.InspectImage(ctx, ref)
@@ -186,7 +186,7 @@ func (s *Standby) Up(ctx context.Context) (*UpResult, error) {
 // release set: like Heroku, on a new release (new data or a new image),
 // not when the same release is restarted or switched to serving. On
 // failure the new containers are removed (their logs are in the error).
-func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image, release bool) (*UpResult, error) {
+func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image, release bool) (*UpResult, error) {
 	plan, err := s.appPlan(ctx, g, mode, img)
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (s *Standby) startApp(ctx context.Context, g *state.Generation, mode stack.
 
 // removeApp removes the app containers of generation n (0: of every
 // generation), never the database's.
-func (s *Standby) removeApp(ctx context.Context, n int) error {
+func (s *site) removeApp(ctx context.Context, n int) error {
 	cs, err := s.Engine.ListContainers(ctx, s.Names.Filter("", n), true)
 	if err != nil {
 		return err
@@ -266,7 +266,7 @@ func (s *Standby) Down(ctx context.Context) error {
 
 // ensureDatabaseRunning starts generation g's container when it is stopped
 // and waits until it answers.
-func (s *Standby) ensureDatabaseRunning(ctx context.Context, g *state.Generation) error {
+func (s *site) ensureDatabaseRunning(ctx context.Context, g *state.Generation) error {
 	err := s.Server(g).EnsureRunning(ctx, func() { s.say("starting database generation %d", g.Number) })
 	if errors.Is(err, engine.ErrNotFound) {
 		return fmt.Errorf("database of generation %d: %w", g.Number, err)

@@ -51,16 +51,16 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	rep.RPO.TargetSeconds = s.App.RPOTarget.D().Seconds()
 	rep.Kept = o.Keep
 
-	d := &Standby{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
-		Names: names.Drill(s.App.Name, start),
-		State: s.State.DrillWork(id)}
+	d := &drill{standby: s, opts: o, rep: rep, ph: newPhaser(rep, start),
+		site: site{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
+			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id)}}
 	if removed, err := s.cleanDrills(ctx); err != nil {
 		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
 	} else if len(removed) > 0 {
 		s.say("removed leftovers of an earlier drill: %s", strings.Join(removed, ", "))
 	}
-	ph := newPhaser(rep, start)
-	runErr := d.drillRun(ctx, s, o, rep, ph)
+	ph := d.ph
+	runErr := d.run(ctx)
 	if o.Keep {
 		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.Names.Prefix())
 	} else {
@@ -80,11 +80,23 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	return finish(rep, runErr)
 }
 
-// drillRun is the drill up to a healthy app; d is the drill's isolated
-// Standby, s the app's.
-func (d *Standby) drillRun(ctx context.Context, s *Standby, o DrillOptions, rep *report.Report, ph *phaser) error {
+// drill is one drill: it builds its database and boots the app in a site
+// of its own (its names, its records under the drills directory) and reads
+// the app's standby (its config, archive cache and bucket) without
+// changing it.
+type drill struct {
+	site
+	standby *Standby // read only
+	opts    DrillOptions
+	rep     *report.Report
+	ph      *phaser
+}
+
+// run is the drill up to a healthy app.
+func (d *drill) run(ctx context.Context) error {
+	s, rep, ph := d.standby, d.rep, d.ph
 	// locate (and, online, download + unwrap and verify).
-	archivePath, err := s.drillArchive(ctx, o, rep, ph)
+	archivePath, err := d.archive(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,7 +132,7 @@ func (d *Standby) drillRun(ctx context.Context, s *Standby, o DrillOptions, rep 
 		rep.AppHealth.Detail = "no app image configured (app.image): only the database was rehearsed"
 		return nil
 	}
-	return d.drillApp(ctx, g, o, rep, ph)
+	return d.app(ctx, g)
 }
 
 // finish computes the result; the error is the drill's failure, if any.
@@ -136,8 +148,10 @@ func finish(rep *report.Report, err error) (*report.Report, error) {
 	return rep, nil
 }
 
-// drillArchive finds the archive to rehearse with and gets it into the cache.
-func (s *Standby) drillArchive(ctx context.Context, o DrillOptions, rep *report.Report, ph *phaser) (string, error) {
+// archive finds the archive to rehearse with and gets it into the
+// standby's cache.
+func (d *drill) archive(ctx context.Context) (string, error) {
+	s, o, rep, ph := d.standby, d.opts, d.rep, d.ph
 	ph.begin("locate")
 	cache := Cache(s.App)
 	if o.Offline {
@@ -195,8 +209,9 @@ func setArchive(rep *report.Report, e archive.Entry, source string) {
 		AgeSeconds: time.Since(e.CapturedAt).Seconds(), Source: source}
 }
 
-// drillApp boots the app on the drill's database and checks its health.
-func (d *Standby) drillApp(ctx context.Context, g *state.Generation, o DrillOptions, rep *report.Report, ph *phaser) error {
+// app boots the app on the drill's database and checks its health.
+func (d *drill) app(ctx context.Context, g *state.Generation) error {
+	o, rep, ph := d.opts, d.rep, d.ph
 	img, err := d.Engine.InspectImage(ctx, d.App.Stack.Image)
 	if errors.Is(err, engine.ErrNotFound) && !o.Offline {
 		var warnings []string
@@ -244,7 +259,7 @@ func releaseErr(r *stack.ReleaseResult) error {
 
 // egressCheck proves the drill's network has no way out: it is an internal
 // Docker network, and a connection attempted from inside it fails.
-func (d *Standby) egressCheck(ctx context.Context, g *state.Generation) report.Check {
+func (d *drill) egressCheck(ctx context.Context, g *state.Generation) report.Check {
 	c := report.Check{Name: "no egress", Kind: "egress"}
 	n, err := d.Engine.InspectNetwork(ctx, g.Network)
 	if err != nil {

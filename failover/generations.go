@@ -68,7 +68,7 @@ func (s *Standby) StopPrevious(ctx context.Context) error {
 // containers and volumes of generations that are not verified (building,
 // failed, retired, or unknown to the records), and marks records of killed
 // builds failed. It never touches the current generation or kept ones.
-func (s *Standby) CleanLeftovers(ctx context.Context) ([]string, error) {
+func (s *site) CleanLeftovers(ctx context.Context) ([]string, error) {
 	cleaned := []string{}
 	current := 0
 	if cur, err := s.State.Current(); err == nil {

@@ -71,7 +71,7 @@ func (s *Standby) Restore(ctx context.Context, req RestoreRequest) (*RestoreResu
 // making it current: its record says "building" until Promote (a run
 // killed in between leaves it for CleanLeftovers). On failure the
 // generation is discarded.
-func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
+func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
 	res := &RestoreResult{Retired: []int{}, Cleaned: []string{}}
 	cleaned, err := s.CleanLeftovers(ctx)
 	res.Cleaned = append(res.Cleaned, cleaned...)
@@ -124,7 +124,7 @@ func (s *Standby) Build(ctx context.Context, req RestoreRequest) (*RestoreResult
 
 // Discard marks generation g failed with the reason, removes its container
 // and volume and keeps its record and logs.
-func (s *Standby) Discard(g *state.Generation, reason error) {
+func (s *site) Discard(g *state.Generation, reason error) {
 	g.Status, g.Error = state.StatusFailed, reason.Error()
 	if g.FinishedAt.IsZero() {
 		g.FinishedAt = time.Now().UTC()
@@ -155,7 +155,7 @@ func (s *Standby) Promote(ctx context.Context, g *state.Generation, keepRunning 
 }
 
 // build creates, starts, restores and verifies generation g.
-func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, chk *archiveCheck, t *timer) error {
+func (s *site) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, chk *archiveCheck, t *timer) error {
 	db := s.App.Database
 	image := db.Image
 	if image == "auto" {
@@ -271,7 +271,7 @@ func (s *Standby) build(ctx context.Context, g *state.Generation, ref state.Arch
 
 // discard removes a failed generation's container and volume, keeping the
 // last lines of its server log next to its record.
-func (s *Standby) discard(g *state.Generation) {
+func (s *site) discard(g *state.Generation) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := s.Server(g)
@@ -301,7 +301,7 @@ func (c *archiveCheck) wait() (string, error) {
 // plan the restore and pick the image) and starts its full check, which the
 // build joins before pg_restore: a cached archive is checked against its
 // manifest, and any archive is read to its end.
-func (s *Standby) openArchive(ctx context.Context, path string) (state.ArchiveRef, dump.Summary, *archiveCheck, error) {
+func (s *site) openArchive(ctx context.Context, path string) (state.ArchiveRef, dump.Summary, *archiveCheck, error) {
 	var ref state.ArchiveRef
 	var want string
 	if path == "" {
@@ -407,7 +407,7 @@ func majorOf(v string) (int, error) {
 
 // nextGeneration is one more than any generation seen in the records or on
 // a Docker object.
-func (s *Standby) nextGeneration(ctx context.Context) (int, error) {
+func (s *site) nextGeneration(ctx context.Context) (int, error) {
 	var seen []int
 	cs, err := s.Engine.ListContainers(ctx, s.Names.AppFilter(""), true)
 	if err != nil {

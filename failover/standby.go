@@ -20,15 +20,21 @@ var ErrNoDatabase = errors.New("no current database generation (run `lifeboat re
 // Standby is one app's standby on this VPS: its config, its records and
 // the Docker engine its containers run in.
 type Standby struct {
+	site
+}
+
+// site is where database generations are built and the app is started: a
+// naming scope (package names), a records store, the Docker engine. The
+// standby is one site; each drill is another, of its own, so that nothing
+// a drill makes carries the standby's names or lands in its records.
+type site struct {
 	App    *config.App
 	Engine *engine.Engine
 	State  *state.Store
 	Log    *slog.Logger
 	// Progress receives a line per step for the operator (stderr); nil: none.
 	Progress io.Writer
-	// Names names and labels its Docker objects: the standby's, or for a
-	// drill's isolated copy its own (io.lifeboat.purpose=drill), which never
-	// touch the standby.
+	// Names names and labels the site's Docker objects.
 	Names names.Scope
 }
 
@@ -38,10 +44,10 @@ func NewStandby(app *config.App, eng *engine.Engine, log *slog.Logger, progress 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Standby{App: app, Engine: eng, State: StateOf(app), Log: log, Progress: progress, Names: names.Standby(app.Name)}
+	return &Standby{site{App: app, Engine: eng, State: StateOf(app), Log: log, Progress: progress, Names: names.Standby(app.Name)}}
 }
 
-func (s *Standby) say(format string, args ...any) {
+func (s *site) say(format string, args ...any) {
 	if s.Progress != nil {
 		fmt.Fprintf(s.Progress, format+"\n", args...)
 	}
@@ -50,7 +56,7 @@ func (s *Standby) say(format string, args ...any) {
 // Server is the database server that holds generation g: named and
 // labelled by the Standby's scope, tuned by the app's database settings,
 // its password in the generation's directory.
-func (s *Standby) Server(g *state.Generation) *database.Server {
+func (s *site) Server(g *state.Generation) *database.Server {
 	return &database.Server{
 		Engine: s.Engine, Name: g.Container, Volume: g.Volume, Network: g.Network, Image: g.Image,
 		User: g.User, Database: g.Database, Published: g.Published,
@@ -64,7 +70,7 @@ func (s *Standby) Server(g *state.Generation) *database.Server {
 
 // CurrentGeneration returns the record of the current generation, or an
 // error wrapping ErrNoDatabase.
-func (s *Standby) CurrentGeneration() (*state.Generation, error) {
+func (s *site) CurrentGeneration() (*state.Generation, error) {
 	cur, err := s.State.Current()
 	if errors.Is(err, state.ErrNoCurrent) {
 		return nil, ErrNoDatabase
