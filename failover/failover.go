@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 	"github.com/lifeboat-dr/lifeboat/failover/bandwidth"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -35,6 +36,12 @@ func NewFetcher(ctx context.Context, app *config.App, log *slog.Logger) (*archiv
 	if err != nil {
 		return nil, err
 	}
+	keys, err := crypt.LoadKeys(app.S3.IdentityFile, app.S3.PassphraseFile)
+	if err != nil {
+		return nil, err
+	}
+	limits := app.FetchLimits()
+	limits.Keys = keys
 	return &archive.Fetcher{
 		Store:  st,
 		Cache:  Cache(app),
@@ -47,8 +54,8 @@ func NewFetcher(ctx context.Context, app *config.App, log *slog.Logger) (*archiv
 			Limiter:     bandwidth.New(int64(app.Download.BandwidthLimit)),
 			Log:         log,
 		},
-		Scan:        archive.ScanOptions{MaxChecked: app.Download.CheckedCandidates, Subfolders: app.S3.Subfolders},
-		Limits:      app.FetchLimits(),
+		Scan:        archive.ScanOptions{MaxChecked: app.Download.CheckedCandidates, Subfolders: app.S3.Subfolders, Keys: keys},
+		Limits:      limits,
 		RestoreTier: app.S3.RestoreTier,
 		RestoreDays: app.S3.RestoreDays,
 		Log:         log,

@@ -71,6 +71,9 @@ minio_pid=$!
 packages=(postgresql postgresql-contrib debootstrap ca-certificates chromium)
 # ansible-playbook and ansible-lint: the deployment test (internal/deploytest).
 packages+=(ansible ansible-lint)
+# gpg: the symmetric .gpg archives that forks of heroku-database-backups write
+# are made with the real `gpg -c` in the tests that read them.
+packages+=(gpg)
 # `command -v` alone is not enough: a pyenv shim may name a missing program.
 if command -v aws >/dev/null 2>&1 && aws --version >/dev/null 2>&1; then
 	log "aws already on PATH ($(command -v aws)): not installing awscli"

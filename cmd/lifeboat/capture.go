@@ -89,6 +89,9 @@ func printCapture(w io.Writer, r *capture.Result) {
 	fmt.Fprintf(w, "capture: s3://%s/%s\n", r.Bucket, r.Key)
 	fmt.Fprintf(w, "  %s (dump %s), %d parts, %.1fs\n", report.Bytes(r.Size), report.Bytes(r.DumpSize), r.Parts, r.Seconds)
 	fmt.Fprintf(w, "  sha256 %s (sidecar %s)\n", r.SHA256, r.Sidecar)
+	if r.Encrypted != "" {
+		fmt.Fprintf(w, "  encrypted with %s before upload\n", r.Encrypted)
+	}
 	fmt.Fprintf(w, "  from %s, PostgreSQL %s, pg_dump in %s: %d TOC entries, %d tables with data\n",
 		r.Source, r.Info.ServerVersion, r.Info.Image, r.TOCEntries, r.DataTables)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -374,4 +376,57 @@ func TestCaptureFailuresLeaveNothing(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 	})
+}
+
+// TestCaptureEncrypted: the bucket only ever sees ciphertext; fetch opens
+// it with s3.identity_file, and says which key it needs without one.
+func TestCaptureEncrypted(t *testing.T) {
+	w := newCaptureWorld(t, nil)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := filepath.Join(t.TempDir(), "age-identity")
+	os.WriteFile(identity, []byte(id.String()+"\n"), 0o600)
+	base := mustRead(t, w.cfgPath)
+	cfg := strings.Replace(base, "      gzip: true\n", fmt.Sprintf("      gzip: false\n      encrypt:\n        recipients: [%s]\n", id.Recipient()), 1)
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+
+	code, out, errOut := lb(t, "--config", w.cfgPath, "capture", "--json")
+	if code != 0 {
+		t.Fatalf("capture exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var res captureJSON
+	json.Unmarshal([]byte(out), &res)
+	if !strings.HasSuffix(res.Key, "_capshop-prod_DATABASE_URL.dump.age") {
+		t.Fatalf("key %s", res.Key)
+	}
+	obj := w.s3.Get(t, captureBucket, res.Key)
+	if !bytes.HasPrefix(obj, []byte("age-encryption.org/v1\n")) || bytes.Contains(obj, []byte("PGDMP")) || bytes.Contains(obj, []byte("accounts")) {
+		t.Fatal("the bucket holds plaintext")
+	}
+
+	// No identity: fetch says which key it needs.
+	code, _, errOut = lb(t, "--config", w.cfgPath, "fetch")
+	if code != exitFailed || !strings.Contains(errOut, "s3.identity_file") {
+		t.Fatalf("fetch without the identity: exit %d, %s", code, errOut)
+	}
+	// A key file others may read is refused (exit 2, naming the key).
+	withID := strings.Replace(cfg, "      timeout: 10s\n", "      timeout: 10s\n      identity_file: "+identity+"\n", 1)
+	os.WriteFile(w.cfgPath, []byte(withID), 0o600)
+	os.Chmod(identity, 0o644)
+	if code, _, errOut = lb(t, "--config", w.cfgPath, "fetch"); code != exitUsage || !strings.Contains(errOut, "s3.identity_file") {
+		t.Fatalf("identity file 0644: exit %d, %s", code, errOut)
+	}
+	os.Chmod(identity, 0o600)
+	code, out, errOut = lb(t, "--config", w.cfgPath, "fetch", "--json")
+	if code != 0 || !strings.Contains(out, `"wrap": "age"`) || !strings.Contains(out, "sidecar-sha256") || !strings.Contains(out, "pg_dump-archive-complete") {
+		t.Fatalf("fetch with the identity: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// A recipient that is not an age key is a config error.
+	os.WriteFile(w.cfgPath, []byte(strings.Replace(withID, id.Recipient().String(), "age1nope", 1)), 0o600)
+	if code, _, errOut = lb(t, "--config", w.cfgPath, "capture"); code != exitUsage || !strings.Contains(errOut, "capture.encrypt.recipients") {
+		t.Fatalf("bad recipient: exit %d, %s", code, errOut)
+	}
 }

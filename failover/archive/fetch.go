@@ -437,8 +437,16 @@ func summarize(l *Listing) string {
 	if l.Objects == 0 {
 		return "the prefix is empty: check s3.prefix, and that the backup job runs"
 	}
-	return fmt.Sprintf("%d objects: %d skipped, %d archived in Glacier, %d unchecked",
+	s := fmt.Sprintf("%d objects: %d skipped, %d archived in Glacier, %d unchecked",
 		l.Objects, counts[StatusSkipped], counts[StatusArchived], counts[StatusUnchecked])
+	// Encrypted archives without their key: say which key, here, not only
+	// in the listing.
+	for _, c := range l.Candidates {
+		if c.Status == StatusSkipped && (strings.Contains(c.SkipReason, "s3.identity_file") || strings.Contains(c.SkipReason, "s3.passphrase_file")) {
+			return s + "; " + c.Key + ": " + c.SkipReason
+		}
+	}
+	return s
 }
 
 // multipartETagOf is S3's ETag of a multipart upload: the MD5 of the

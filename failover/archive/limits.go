@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
@@ -36,6 +37,9 @@ type Limits struct {
 	// downloading and unpacking (cache.min_free), for the database volumes
 	// that usually share it.
 	KeepFree FreeSpace
+	// Keys open encrypted archives (s3.identity_file, s3.passphrase_file);
+	// nil opens none.
+	Keys *crypt.Keys
 }
 
 // DefaultMaxRatio is the unpack ratio refused when Limits.MaxRatio is 0.

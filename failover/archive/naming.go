@@ -22,7 +22,8 @@ const (
 	WrapNone  = "none"   // the object is the .dump itself
 	WrapGzip  = "gzip"   // .dump.gz
 	WrapTarGz = "tar.gz" // .tgz / .tar.gz holding a .dump
-	WrapGPG   = "gpg"    // symmetric gpg: not readable without a passphrase
+	WrapGPG   = "gpg"    // symmetric gpg: readable with s3.passphrase_file
+	WrapAge   = "age"    // age-encrypted (lifeboat capture): readable with s3.identity_file
 )
 
 // Name is what the object key says about an archive.
@@ -75,6 +76,8 @@ func ParseName(key string) Name {
 			}
 		case ".gpg", ".pgp", ".asc":
 			n.Wrap = WrapGPG
+		case ".age":
+			n.Wrap = WrapAge
 		case ".dump", ".pgdump", ".backup", ".bak", ".pgdmp":
 		default:
 			ext = ""

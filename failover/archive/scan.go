@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 )
 
@@ -94,6 +95,9 @@ type ScanOptions struct {
 	CheckAll bool
 	// Cached reports whether an object is already in the local cache.
 	Cached func(Object) bool
+	// Keys open encrypted archives (s3.identity_file, s3.passphrase_file);
+	// nil: encrypted objects are skipped, saying which key would open them.
+	Keys *crypt.Keys
 	// Exclude marks keys as unusable with the given reason without opening
 	// them (archives that already failed a full verification).
 	Exclude map[string]string
@@ -198,8 +202,8 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			c.Status, c.SkipReason = StatusSkipped, "sidecar file ("+strings.TrimPrefix(path.Ext(ob.Key), ".")+"), not an archive"
 		case ob.Size == 0:
 			c.Status, c.SkipReason = StatusSkipped, "zero-byte object (a failed upload?)"
-		case c.Name.Wrap == WrapGPG:
-			c.Status, c.SkipReason = StatusSkipped, "gpg-encrypted: Lifeboat cannot read it without the passphrase"
+		case c.Name.Wrap == WrapGPG && !o.Keys.Has(crypt.GPG):
+			c.Status, c.SkipReason = StatusSkipped, "gpg-encrypted: set s3.passphrase_file to read it"
 		case o.Exclude[ob.Key] != "":
 			c.Status, c.SkipReason = StatusSkipped, o.Exclude[ob.Key]
 		case ob.Archived():
@@ -232,7 +236,7 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			return nil, err
 		}
 		l.Checked++
-		if err := check(ctx, st, c); err != nil {
+		if err := check(ctx, st, c, o.Keys); err != nil {
 			if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrDenied) || errors.Is(err, context.Canceled) {
 				return nil, err
 			}
@@ -335,10 +339,8 @@ func strangers(cands []Candidate) []string {
 	return out
 }
 
-// check reads the first bytes of c and fills in its status, wrap, header
-// and capture time. It returns an error only when c is not usable.
-func check(ctx context.Context, st Store, c *Candidate) error {
-	n := int64(SniffSize)
+// readHead reads the first n bytes of c (all of it when smaller).
+func readHead(ctx context.Context, st Store, c *Candidate, n int64) ([]byte, error) {
 	if c.Size > 0 && c.Size < n {
 		n = c.Size
 	}
@@ -348,15 +350,31 @@ func check(ctx context.Context, st Store, c *Candidate) error {
 		if errors.Is(err, ErrArchived) {
 			c.Status = StatusArchived
 		}
-		return err
+		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(rc, n))
 	rc.Close()
 	if err != nil {
 		c.Status, c.SkipReason = StatusSkipped, "cannot be read: "+err.Error()
-		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
-	s, err := Sniff(b, int64(len(b)) >= c.Size)
+	return b, nil
+}
+
+// check reads the first bytes of c and fills in its status, wrap, header
+// and capture time. It returns an error only when c is not usable.
+func check(ctx context.Context, st Store, c *Candidate, keys *crypt.Keys) error {
+	b, err := readHead(ctx, st, c, SniffSize)
+	if err != nil {
+		return err
+	}
+	if crypt.Detect(b) != "" && keys.Has(crypt.Detect(b)) && int64(len(b)) < c.Size {
+		// What an encrypted object holds takes a little more to read.
+		if b, err = readHead(ctx, st, c, EncryptedSniffSize); err != nil {
+			return err
+		}
+	}
+	s, err := SniffKeys(b, int64(len(b)) >= c.Size, keys)
 	if err != nil {
 		c.Status, c.SkipReason = StatusSkipped, err.Error()
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 )
 
@@ -22,8 +23,9 @@ const SniffSize = 64 << 10
 // custom-format archive (plain, gzip or tar.gz wrapped).
 var ErrNotArchive = errors.New("not a pg_dump custom-format archive")
 
-// ErrEncrypted is returned for gpg-encrypted objects.
-var ErrEncrypted = errors.New("archive is gpg-encrypted")
+// ErrEncrypted is returned for encrypted objects (age, gpg) that cannot be
+// opened: no key configured for them, or one that does not open them.
+var ErrEncrypted = errors.New("encrypted archive")
 
 // Sniffed is what the first bytes of an object say.
 type Sniffed struct {
@@ -34,7 +36,18 @@ type Sniffed struct {
 // Sniff inspects the leading bytes of an object. complete says whether b is
 // the whole object (so running out of bytes means truncation). Errors wrap
 // ErrNotArchive or ErrEncrypted and say what the bytes look like instead.
-func Sniff(b []byte, complete bool) (Sniffed, error) {
+func Sniff(b []byte, complete bool) (Sniffed, error) { return SniffKeys(b, complete, nil) }
+
+// SniffKeys is Sniff that also looks inside encrypted objects (age, gpg)
+// with keys: the leading bytes are decrypted as far as they go (an age
+// object needs its first 64 KiB chunk whole, see EncryptedSniffSize), and
+// the wrap is the encryption and what it holds ("age", "age+gzip",
+// "gpg+tar.gz"). Without a key for it, the error wraps ErrEncrypted and
+// crypt.ErrNoKey and names the config key to set.
+func SniffKeys(b []byte, complete bool, keys *crypt.Keys) (Sniffed, error) {
+	if kind := crypt.Detect(b); kind != "" {
+		return sniffEncrypted(b, complete, kind, keys)
+	}
 	switch {
 	case len(b) == 0:
 		return Sniffed{}, fmt.Errorf("%w: empty", ErrNotArchive)
@@ -75,10 +88,55 @@ func Sniff(b []byte, complete bool) (Sniffed, error) {
 		return Sniffed{Wrap: WrapGzip, Header: h}, nil
 	case isTar(b):
 		return Sniffed{}, fmt.Errorf("%w: an uncompressed tar file; Lifeboat reads .tar.gz/.tgz", ErrNotArchive)
-	case isGPG(b):
-		return Sniffed{}, fmt.Errorf("%w: decrypt it before Lifeboat can use it", ErrEncrypted)
 	}
 	return Sniffed{}, fmt.Errorf("%w: %s", ErrNotArchive, describe(b))
+}
+
+// EncryptedSniffSize is how many leading bytes of an encrypted object are
+// enough to read what it holds: age authenticates 64 KiB chunks whole.
+const EncryptedSniffSize = SniffSize + 16<<10
+
+func sniffEncrypted(b []byte, complete bool, kind string, keys *crypt.Keys) (Sniffed, error) {
+	pr, err := crypt.Decrypt(bytes.NewReader(b), kind, keys)
+	if err != nil {
+		return Sniffed{}, fmt.Errorf("%w: %w", ErrEncrypted, err)
+	}
+	plain := make([]byte, SniffSize)
+	n, err := io.ReadFull(pr, plain)
+	plain = plain[:n]
+	switch {
+	case err == nil, err == io.EOF, err == io.ErrUnexpectedEOF:
+	case errors.Is(err, crypt.ErrTruncated) && !complete && n > 0:
+		// Only the leading bytes were read: what they hold is enough.
+	default:
+		return Sniffed{}, fmt.Errorf("%w: %w", ErrEncrypted, err)
+	}
+	s, err := Sniff(plain, complete && err != nil)
+	if err != nil {
+		return s, fmt.Errorf("%s-encrypted: %w", kind, err)
+	}
+	s.Wrap = EncryptedWrap(kind, s.Wrap)
+	return s, nil
+}
+
+// EncryptedWrap is the wrap of an archive encrypted with kind holding inner.
+func EncryptedWrap(kind, inner string) string {
+	if inner == WrapNone {
+		return kind
+	}
+	return kind + "+" + inner
+}
+
+// SplitWrap returns the encryption of a wrap ("" when none) and what it holds.
+func SplitWrap(wrap string) (kind, inner string) {
+	switch {
+	case wrap == WrapAge || wrap == WrapGPG:
+		return wrap, WrapNone
+	case strings.HasPrefix(wrap, WrapAge+"+"), strings.HasPrefix(wrap, WrapGPG+"+"):
+		kind, inner, _ = strings.Cut(wrap, "+")
+		return kind, inner
+	}
+	return "", wrap
 }
 
 func sniffTar(b []byte) (Sniffed, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
@@ -86,12 +87,12 @@ func Unpack(ctx context.Context, src, dst, wrap string, exp Expect, lim Limits) 
 // progress, see Follower) instead of a finished file at src; it detects
 // the wrapping from the first bytes. exp.Size must be the object's size.
 func UnpackFollowing(ctx context.Context, r io.Reader, src, dst string, exp Expect, lim Limits) (Unpacked, string, error) {
-	br := bufio.NewReaderSize(r, max(SniffSize, 1<<20))
-	head, err := br.Peek(int(min(int64(SniffSize), exp.Size)))
+	br := bufio.NewReaderSize(r, max(EncryptedSniffSize, 1<<20))
+	head, err := br.Peek(int(min(int64(EncryptedSniffSize), exp.Size)))
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return Unpacked{DumpPath: src}, "", err
 	}
-	sn, err := Sniff(head, int64(len(head)) >= exp.Size)
+	sn, err := SniffKeys(head, int64(len(head)) >= exp.Size, lim.Keys)
 	if err != nil {
 		return Unpacked{DumpPath: src}, "", err
 	}
@@ -123,14 +124,36 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 	obj := io.TeeReader(r, io.MultiWriter(hashers...))
 
 	var verr error
-	switch wrap {
-	case WrapNone:
+	kind, inner := SplitWrap(wrap)
+	switch {
+	case kind != "":
+		// Checksums are of the object (the ciphertext); the dump is its
+		// authenticated plaintext, unwrapped into dst.
+		dec, err := crypt.Decrypt(obj, kind, lim.Keys)
+		if err != nil {
+			return res, fmt.Errorf("%w: %w", ErrEncrypted, err)
+		}
+		plain := &firstError{r: dec}
+		res.DumpPath = dst
+		guard := &unpackGuard{lim: lim, path: dst}
+		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, plain, dst, inner, lim, guard, func() int64 { return counted.n })
+		if verr == nil {
+			// Authenticate the ciphertext to its very end.
+			_, _ = io.Copy(io.Discard, plain)
+		}
+		// The decryption's own error says best what is wrong (wrong key,
+		// truncated, tampered), whatever the readers above made of it.
+		if plain.err != nil {
+			os.Remove(dst)
+			verr = fmt.Errorf("%w: %w", ErrCorrupt, plain.err)
+		}
+	case wrap == WrapNone:
 		if max := lim.MaxUnpackedSize; max > 0 && exp.Size > max {
 			return res, fmt.Errorf("%w: the dump is %s, more than download.max_unpacked_size (%s)", ErrTooLarge, humanBytes(exp.Size), humanBytes(max))
 		}
 		res.Archive, verr = lim.Dump.Verify(ctx, obj)
 		res.DumpSize = exp.Size
-	case WrapGzip, WrapTarGz:
+	case wrap == WrapGzip, wrap == WrapTarGz:
 		res.DumpPath = dst
 		guard := &unpackGuard{lim: lim, path: dst}
 		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, obj, dst, wrap, lim, guard, func() int64 { return counted.n })
@@ -210,12 +233,17 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 // guard sees every byte before it is written; compressed says how many
 // bytes of r were read so far. dst is removed on failure.
 func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guard io.Writer, compressed func() int64) (a *dump.Archive, size int64, sha string, err error) {
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+	// zr is the plain dump stream: gzip's, or r itself for an encrypted
+	// plain dump (whose gpg layer may decompress too: the ratio applies).
+	var zr io.Reader = &ratioReader{r: r, max: lim.MaxRatio, compressed: compressed}
+	if wrap != WrapNone {
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
+		}
+		// Every decompressed byte counts against the ratio, written or not.
+		zr = &ratioReader{r: gz, max: lim.MaxRatio, compressed: compressed}
 	}
-	// Every decompressed byte counts against the ratio, written or not.
-	zr := &ratioReader{r: gz, max: lim.MaxRatio, compressed: compressed}
 	var inner io.Reader = zr
 	if wrap == WrapTarGz {
 		tr := tar.NewReader(zr)
@@ -377,4 +405,18 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// firstError remembers the first error other than io.EOF its reader gave.
+type firstError struct {
+	r   io.Reader
+	err error
+}
+
+func (f *firstError) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }

@@ -20,10 +20,12 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -118,6 +120,8 @@ type Result struct {
 	DumpSize   int64  `json:"dump_size"`
 	DumpSHA256 string `json:"dump_sha256"`
 	Gzip       bool   `json:"gzip"`
+	// Encrypted is "age" when the archive was encrypted before upload.
+	Encrypted  string `json:"encrypted"`
 	TOCEntries int    `json:"toc_entries"`
 	DataTables int    `json:"data_tables"`
 	// Verified lists the checks that passed.
@@ -141,8 +145,8 @@ type Capturer struct {
 }
 
 // Key is the object key of a capture started at t, in heroku-database-backups'
-// current scheme: {prefix}YYYY-MM-DD_HH-MM_UTC__{app}_{DATABASE}.dump[.gz].
-func Key(prefix, herokuApp, database string, t time.Time, gz bool) string {
+// current scheme: {prefix}YYYY-MM-DD_HH-MM_UTC__{app}_{DATABASE}.dump[.gz][.age].
+func Key(prefix, herokuApp, database string, t time.Time, gz, encrypted bool) string {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
@@ -150,7 +154,36 @@ func Key(prefix, herokuApp, database string, t time.Time, gz bool) string {
 	if gz {
 		k += ".gz"
 	}
+	if encrypted {
+		k += ".age"
+	}
 	return k
+}
+
+// wrapStream copies the dump to w through gzip and age encryption (either
+// may be off), closing each layer so its end is written.
+func wrapStream(w io.Writer, dump io.Reader, gz bool, recipients []age.Recipient) error {
+	var closers []io.Closer
+	if recipients != nil {
+		aw, err := crypt.EncryptAge(w, recipients)
+		if err != nil {
+			return err
+		}
+		w, closers = aw, append(closers, aw)
+	}
+	if gz {
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		w, closers = zw, append(closers, zw)
+	}
+	if _, err := io.Copy(w, dump); err != nil {
+		return err
+	}
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i].Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Capturer) say(format string, args ...any) {
@@ -208,7 +241,15 @@ func (r *Result) Run() *state.Run {
 
 func (c *Capturer) capture(ctx context.Context, res *Result) error {
 	cc := c.App.Capture
-	res.Key = Key(c.App.S3.Prefix, cc.HerokuApp, cc.Database, res.StartedAt, cc.Gzip)
+	var recipients []age.Recipient
+	if len(cc.Encrypt.Recipients) > 0 {
+		var err error
+		if recipients, err = crypt.Recipients(cc.Encrypt.Recipients); err != nil {
+			return fmt.Errorf("capture.encrypt.recipients: %w", err)
+		}
+		res.Encrypted = crypt.Age
+	}
+	res.Key = Key(c.App.S3.Prefix, cc.HerokuApp, cc.Database, res.StartedAt, cc.Gzip, recipients != nil)
 	c.say("capture of %s (%s) into s3://%s/%s", cc.Database, res.Source, res.Bucket, res.Key)
 	stream, err := c.Source.Open(ctx)
 	if err != nil {
@@ -217,21 +258,14 @@ func (c *Capturer) capture(ctx context.Context, res *Result) error {
 	defer stream.Close()
 	res.Info = stream.Info
 
-	// pg_dump → verifier (tee) → [gzip] → upload.
+	// pg_dump → verifier (tee) → [gzip] → [age] → upload.
 	vr := newVerifyingReader(ctx, stream, c.App.Download.DumpLimits())
 	var body io.Reader = vr
 	var zr *io.PipeReader
-	if cc.Gzip {
+	if cc.Gzip || recipients != nil {
 		var zw *io.PipeWriter
 		zr, zw = io.Pipe()
-		go func() {
-			gz, _ := gzip.NewWriterLevel(zw, gzip.BestSpeed)
-			_, err := io.Copy(gz, vr)
-			if err == nil {
-				err = gz.Close()
-			}
-			zw.CloseWithError(err)
-		}()
+		go func() { zw.CloseWithError(wrapStream(zw, vr, cc.Gzip, recipients)) }()
 		body = zr
 	}
 	up, err := c.Store.UploadStream(ctx, res.Key, body, s3store.UploadOptions{
@@ -252,6 +286,9 @@ func (c *Capturer) capture(ctx context.Context, res *Result) error {
 	res.DumpSHA256 = vr.DumpSHA256()
 	res.Size, res.SHA256, res.Parts = up.Size, up.SHA256, up.Parts
 	res.Verified = append(res.Verified, "pg_dump completed", "archive read to its end", "S3 checked every part's SHA-256")
+	if res.Encrypted != "" {
+		res.Verified = append(res.Verified, "encrypted with age on this machine before upload")
+	}
 	if up.NoOverwrite {
 		res.Verified = append(res.Verified, "no existing object replaced (If-None-Match)")
 	}

@@ -3,6 +3,8 @@ package config
 import (
 	"regexp"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 )
 
 // Capture sources (capture.source).
@@ -39,6 +41,15 @@ type Capture struct {
 	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
 	// MaxAge: `check` fails when the last successful capture is older.
 	MaxAge Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+	// Encrypt encrypts the archive on this machine before it is uploaded.
+	Encrypt CaptureEncrypt `mapstructure:"encrypt" json:"encrypt" yaml:"encrypt"`
+}
+
+// CaptureEncrypt is client-side encryption of captured archives.
+type CaptureEncrypt struct {
+	// Recipients are age public keys (age1…, from age-keygen); the archive
+	// (.dump.age) opens with any of their identities (s3.identity_file).
+	Recipients []string `mapstructure:"recipients" json:"recipients" yaml:"recipients"`
 }
 
 // Enabled reports whether Lifeboat captures the app's archives.
@@ -99,7 +110,27 @@ func validateCapture(c Capture, key string, add func(key, format string, args ..
 	if c.PartSize < 5<<20 || c.PartSize > 5<<30 {
 		add(key+".part_size", "must be between 5MiB and 5GiB (S3's part limits), got %s", c.PartSize)
 	}
+	if len(c.Encrypt.Recipients) > 0 {
+		if _, err := crypt.Recipients(c.Encrypt.Recipients); err != nil {
+			add(key+".encrypt.recipients", "%v", err)
+		}
+	}
 	if c.Concurrency < 1 || c.Concurrency > 64 {
 		add(key+".concurrency", "must be between 1 and 64, got %d", c.Concurrency)
+	}
+}
+
+// validateKeyFiles checks s3.identity_file and s3.passphrase_file: private
+// files holding what they should.
+func validateKeyFiles(s S3, key string, add func(key, format string, args ...any)) {
+	if s.IdentityFile != "" {
+		if _, err := crypt.LoadKeys(s.IdentityFile, ""); err != nil {
+			add(key+".identity_file", "%v", err)
+		}
+	}
+	if s.PassphraseFile != "" {
+		if _, err := crypt.LoadKeys("", s.PassphraseFile); err != nil {
+			add(key+".passphrase_file", "%v", err)
+		}
 	}
 }

@@ -140,6 +140,12 @@ type S3 struct {
 	// Timeout bounds each S3 request that is not a data transfer, so an
 	// outage is reported in seconds.
 	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	// IdentityFile holds the age identities (mode 0600) that open
+	// age-encrypted archives (.dump.age, see capture.encrypt).
+	IdentityFile string `mapstructure:"identity_file" json:"identity_file" yaml:"identity_file"`
+	// PassphraseFile holds the passphrase (mode 0600) of symmetric gpg
+	// archives (.gpg), as forks of heroku-database-backups write.
+	PassphraseFile string `mapstructure:"passphrase_file" json:"passphrase_file" yaml:"passphrase_file"`
 }
 
 // Cache is the local archive cache on the VPS.
@@ -1151,6 +1157,7 @@ func (c *Config) Validate() error {
 				add(key+".s3.credentials_file", "%v", err)
 			}
 		}
+		validateKeyFiles(a.S3, key+".s3", add)
 		switch a.S3.RestoreTier {
 		case "Expedited", "Standard", "Bulk":
 		default:
