@@ -383,7 +383,7 @@ func (p *phaser) fromGeneration(g *state.Generation) {
 			sum["verify"] += ph.Seconds
 		case "image", "database-start":
 			sum["database-start"] += ph.Seconds
-		case "prepare", "restore", "analyze":
+		case "prepare", "restore", "durable-restart", "analyze":
 			sum["restore"] += ph.Seconds
 		case "verify":
 			sum["checks"] += ph.Seconds
@@ -432,7 +432,7 @@ func failedPhase(g *state.Generation) string {
 		return "database-start"
 	case "database-start", "archive-verify", "prepare":
 		return "restore"
-	case "restore", "analyze":
+	case "restore", "durable-restart", "analyze":
 		return "checks"
 	}
 	return "checks"

@@ -173,8 +173,16 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	g.Image, g.ImageID = image, img.ID
 	t.done("image")
 
+	jobs := db.Jobs
+	if jobs == 0 {
+		jobs = runtime.NumCPU()
+	}
+	// The new generation is restored with the settings of a bulk load (no
+	// fsync, minimal WAL) and only made durable after pg_restore: it serves
+	// nobody before it is verified, and a crash before then leaves it
+	// "building", discarded by the next run.
 	srv := s.Server(g)
-	if err := srv.Create(ctx, ref.Path); err != nil {
+	if err := srv.CreateForBulkLoad(ctx, ref.Path, database.BulkLoadSettings(database.HostMemory(), jobs)); err != nil {
 		return err
 	}
 	version, err := srv.WaitReady(ctx)
@@ -201,10 +209,6 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	}
 	t.done("prepare")
 
-	jobs := db.Jobs
-	if jobs == 0 {
-		jobs = runtime.NumCPU()
-	}
 	logf, err := os.OpenFile(s.State.LogFile(g.Number), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -230,9 +234,20 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	}
 	t.done("restore")
 
+	s.say("  restarting with durable settings")
+	if err := srv.MakeDurable(ctx, ref.Path); err != nil {
+		return fmt.Errorf("%w (container log:\n%s)", err, srv.LogTail(ctx, 15))
+	}
+	durable, derr := srv.CheckDurable(ctx)
+	t.done("durable-restart")
+	if derr != nil {
+		return derr
+	}
+
 	s.say("  verifying")
-	// ANALYZE (in the container) and the checks (over the network) run side by side.
-	analyzeErr := make(chan error, 1)
+	// ANALYZE (in the container), writing the bulk load's data to disk (in
+	// the container) and the checks (over the network) run side by side.
+	analyzeErr, syncErr := make(chan error, 1), make(chan error, 1)
 	go func() {
 		if !db.AnalyzeEnabled() {
 			analyzeErr <- nil
@@ -240,17 +255,21 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		}
 		analyzeErr <- srv.Analyze(ctx, jobs)
 	}()
+	go func() { syncErr <- srv.SyncData(ctx) }()
 	checks, tables, verr := srv.Verify(ctx, database.VerifyOptions{
 		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
 	})
-	g.Checks, g.Tables = checks, tables
-	aerr := <-analyzeErr
+	g.Checks, g.Tables = append(checks, durable), tables
+	aerr, serr := <-analyzeErr, <-syncErr
 	t.done("verify")
 	if verr != nil {
 		return verr
 	}
 	if aerr != nil {
 		return aerr
+	}
+	if serr != nil {
+		return serr
 	}
 	if db.Publish != "" {
 		// The previous current generation holds the same port: it is

@@ -154,11 +154,22 @@ func TestRestoreHerokuArchiveMatchesSource(t *testing.T) {
 		}
 		kinds[c.Kind]++
 	}
-	if kinds["sequence"] < 3 || kinds["sql"] != 2 || kinds["amcheck"] != 1 || kinds["table"] != len(counts) {
+	if kinds["sequence"] < 3 || kinds["sql"] != 2 || kinds["amcheck"] != 1 || kinds["table"] != len(counts) || kinds["settings"] != 1 {
 		t.Errorf("checks by kind: %v", kinds)
 	}
 	if len(g.Restore.Errors) != 0 {
 		t.Errorf("restore errors: %v", g.Restore.Errors)
+	}
+	// Restored with the settings of a bulk load, it serves with the
+	// durable ones.
+	for setting, want := range map[string]string{"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on",
+		"wal_level": "replica", "max_wal_senders": "10", "autovacuum": "on", "max_wal_size": "4GB"} {
+		if got := query(t, s, g, "show "+setting); got != want {
+			t.Errorf("the promoted generation runs with %s = %s, want %s", setting, got, want)
+		}
+	}
+	if !hasPhase(g, "durable-restart") {
+		t.Errorf("phases %v: no durable-restart", g.Phases)
 	}
 	// The database answers with the restored data, from the host.
 	if v := query(t, s, g, "select count(*) from app.projects where slug is not null"); v != fmt.Sprint(counts["app.projects"]) {
@@ -343,11 +354,12 @@ func TestLeftoversOfAKilledRestoreAreCleaned(t *testing.T) {
 	if _, err := s.Restore(ctx, RestoreRequest{ArchivePath: path}); err != nil {
 		t.Fatal(err)
 	}
-	// A restore killed mid-way: a "building" record, a container and a volume.
+	// A restore killed mid-way: a "building" record, a container still
+	// running with the bulk load's settings (fsync off) and a volume.
 	g := &state.Generation{App: s.App.Name, Number: 2, Status: state.StatusBuilding, Container: s.Names.Database(2),
 		Volume: s.Names.Database(2), Network: s.Names.Network(), Image: testenv.PostgresImage, Database: "shop", User: "postgres"}
 	s.State.Save(g)
-	if err := s.Server(g).Create(ctx, path); err != nil {
+	if err := s.Server(g).CreateForBulkLoad(ctx, path, database.BulkLoadSettings(0, 2)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Restore(ctx, RestoreRequest{ArchivePath: path})
@@ -399,4 +411,13 @@ func TestImageThatIsNotPostgres(t *testing.T) {
 	if _, err := s.State.Current(); !errors.Is(err, state.ErrNoCurrent) {
 		t.Fatal("something became current")
 	}
+}
+
+func hasPhase(g *state.Generation, name string) bool {
+	for _, p := range g.Phases {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }

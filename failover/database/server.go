@@ -28,9 +28,12 @@ const ArchiveMount = "/lifeboat/archive.dump"
 // Port is the port Postgres listens on in its container.
 const Port = 5432
 
+// DataDir is the data directory (PGDATA) in the container, on its volume.
+const DataDir = "/var/lib/postgresql/data/pgdata"
+
 // Server is one Postgres server in a Docker container, and the one value
 // that owns its life: its spec (image, volume, network, labels, shared
-// memory and the settings tuned for a bulk load), creating and starting it,
+// memory, durable or bulk-load settings), creating and starting it,
 // readiness, how to reach it (from this host and from the app's network),
 // commands in it, its log, publishing its port, stopping and removing it,
 // and its password file. pgx connections to it are opened here and nowhere
@@ -66,20 +69,26 @@ type Server struct {
 	ReadyTimeout time.Duration
 }
 
-// Spec is the server's container; archive, when set, is bind-mounted
-// read-only at ArchiveMount.
+// Spec is the server's container, running with DurableSettings; archive,
+// when set, is bind-mounted read-only at ArchiveMount.
 func (s *Server) Spec(archive string, password string) engine.ContainerSpec {
+	return s.spec(archive, password, DurableSettings())
+}
+
+func (s *Server) spec(archive, password string, settings []Setting) engine.ContainerSpec {
+	cmd := []string{"postgres"}
+	for _, st := range settings {
+		cmd = append(cmd, "-c", st.Name+"="+st.Value)
+	}
 	spec := engine.ContainerSpec{
 		Name:  s.Name,
 		Image: s.Image,
-		// Settings for a bulk load that are still right for serving.
-		Cmd: []string{"postgres", "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min",
-			"-c", "maintenance_work_mem=256MB"},
+		Cmd:   cmd,
 		Env: []string{
 			"POSTGRES_PASSWORD=" + password,
 			"POSTGRES_USER=" + s.User,
 			"POSTGRES_DB=" + s.Database,
-			"PGDATA=/var/lib/postgresql/data/pgdata",
+			"PGDATA=" + DataDir,
 		},
 		Labels:  s.Labels,
 		Network: s.Network,
@@ -101,6 +110,10 @@ func (s *Server) Spec(archive string, password string) engine.ContainerSpec {
 // PasswordFile): its internal network when missing, its volume and its
 // container, then starts it. archive, when set, is mounted for pg_restore.
 func (s *Server) Create(ctx context.Context, archive string) error {
+	return s.create(ctx, archive, DurableSettings())
+}
+
+func (s *Server) create(ctx context.Context, archive string, settings []Setting) error {
 	password, err := s.newPassword()
 	if err != nil {
 		return err
@@ -111,7 +124,7 @@ func (s *Server) Create(ctx context.Context, archive string) error {
 	if err := s.Engine.CreateVolume(ctx, s.Volume, s.Labels); err != nil {
 		return err
 	}
-	if _, err := s.Engine.CreateContainer(ctx, s.Spec(archive, password)); err != nil {
+	if _, err := s.Engine.CreateContainer(ctx, s.spec(archive, password, settings)); err != nil {
 		return err
 	}
 	return s.Engine.StartContainer(ctx, s.Name)

@@ -227,24 +227,25 @@ func byHandRefresh(l *lab, work string, o object, a archiveSet) contender {
 
 // refreshPhaseOrder lines the two sides' phases up in the report.
 var refreshPhaseOrder = []string{"fetch", "gunzip", "image", "config-vars", "archive", "database-image", "database-start",
-	"prepare", "restore", "analyze", "verify", "restore-other", "release", "app", "switch"}
+	"prepare", "restore", "durable-restart", "analyze", "verify", "restore-other", "release", "app", "switch"}
 
 var refreshPhaseLabels = map[string]string{
-	"fetch":          "fetch (lifeboat: list, download, verify, gunzip, store; by hand: `aws s3 cp`)",
-	"gunzip":         "gunzip (by hand: `gzip -d`)",
-	"image":          "image: the app's image (pull, or the local copy)",
-	"config-vars":    "config-vars (no Heroku API configured)",
-	"archive":        "restore › archive: read again, SHA-256, pg_dump walk",
-	"database-image": "restore › database image on the host",
-	"database-start": "restore › database-start: container until it accepts connections (by hand: + `docker network create`)",
-	"prepare":        "restore › prepare (by hand: `CREATE SCHEMA heroku_ext`)",
-	"restore":        "restore › `pg_restore --jobs`",
-	"analyze":        "restore › analyze: `vacuumdb --analyze-only`",
-	"verify":         "restore › verify: tables, row counts, sequences",
-	"restore-other":  "restore › outside its phases (leftovers check, records)",
-	"release":        "app › release phase (`/app release`)",
-	"app":            "app: web started until `/health` answers 200",
-	"switch":         "switch: promote, retire the old generation",
+	"fetch":           "fetch (lifeboat: list, download, verify, gunzip, store; by hand: `aws s3 cp`)",
+	"gunzip":          "gunzip (by hand: `gzip -d`)",
+	"image":           "image: the app's image (pull, or the local copy)",
+	"config-vars":     "config-vars (no Heroku API configured)",
+	"archive":         "restore › archive: read again, SHA-256, pg_dump walk",
+	"database-image":  "restore › database image on the host",
+	"database-start":  "restore › database-start: container until it accepts connections (by hand: + `docker network create`)",
+	"prepare":         "restore › prepare (by hand: `CREATE SCHEMA heroku_ext`)",
+	"restore":         "restore › `pg_restore --jobs`",
+	"durable-restart": "restore › durable-restart: CHECKPOINT, restart with durable settings, check them",
+	"analyze":         "restore › analyze: `vacuumdb --analyze-only`",
+	"verify":          "restore › verify: tables, row counts, sequences (ANALYZE and the data written to disk beside them)",
+	"restore-other":   "restore › outside its phases (leftovers check, records)",
+	"release":         "app › release phase (`/app release`)",
+	"app":             "app: web started until `/health` answers 200",
+	"switch":          "switch: promote, retire the old generation",
 }
 
 // refreshReport renders the Refresh section.
@@ -314,7 +315,7 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	getHand := func(s sample) time.Duration { return phaseOf(s, "fetch", "gunzip") }
 	w("- Getting a plain `.dump` on disk: lifeboat's fetch %s s, `aws s3 cp` + `gzip -d` %s s.\n", secs(medianOf(lbs, get)), secs(medianOf(hand, getHand)))
 	db := func(s sample) time.Duration {
-		return phaseOf(s, "archive", "database-image", "database-start", "prepare", "restore", "analyze", "verify", "restore-other")
+		return phaseOf(s, "archive", "database-image", "database-start", "prepare", "restore", "durable-restart", "analyze", "verify", "restore-other")
 	}
 	w("- The database, restored (and, for lifeboat, checked): lifeboat %s s, by hand %s s.\n", secs(medianOf(lbs, db)), secs(medianOf(hand, db)))
 	app := func(s sample) time.Duration { return phaseOf(s, "release", "app", "switch") }

@@ -349,13 +349,14 @@ func phaseCell(ss []sample, n string) string {
 
 // phaseLabels explain the phase names in the tables.
 var phaseLabels = map[string]string{
-	"archive":        "archive: read to its end, SHA-256, pg_dump walk",
-	"image":          "image: the image is on the host",
-	"database-start": "database-start: volume, container, until the server accepts connections",
-	"prepare":        "prepare: search_path, schemas, extensions (bare: CREATE SCHEMA heroku_ext)",
-	"restore":        "restore: pg_restore --jobs",
-	"analyze":        "analyze: vacuumdb --analyze-only",
-	"verify":         "verify: tables, row counts, sequences",
+	"archive":         "archive: read to its end, SHA-256, pg_dump walk",
+	"image":           "image: the image is on the host",
+	"database-start":  "database-start: volume, container, until the server accepts connections",
+	"prepare":         "prepare: search_path, schemas, extensions (bare: CREATE SCHEMA heroku_ext)",
+	"restore":         "restore: pg_restore --jobs",
+	"durable-restart": "durable-restart: CHECKPOINT, restart with durable settings, check them",
+	"analyze":         "analyze: vacuumdb --analyze-only",
+	"verify":          "verify: tables, row counts, sequences (ANALYZE and the data written to disk beside them)",
 }
 
 func phaseLabel(n string) string {
