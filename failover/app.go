@@ -135,6 +135,12 @@ func (s *site) appImage(ctx context.Context, pull bool) (engine.Image, []string,
 		}
 		return img, nil, err
 	}
+	// An image built on this host (no registry digest) has nowhere to be
+	// pulled from: asking a public registry for its tag only fails.
+	if local, err := s.Engine.InspectImage(ctx, ref); err == nil && len(local.RepoDigests) == 0 {
+		s.say("using the local image %s (built on this host, not pulled from a registry)", ref)
+		return local, nil, nil
+	}
 	img, err := s.Engine.PullImage(ctx, ref, nil)
 	if errors.Is(err, engine.ErrStaleImage) {
 		return img, []string{err.Error()}, nil
@@ -203,7 +209,13 @@ func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mod
 	if err := s.removeApp(ctx, g.Number); err != nil {
 		return res, err
 	}
-	s.say("starting the app on generation %d (%s)", g.Number, mode)
+	if s.Names.IsDrill() {
+		// A drill's database is its own, outside the standby's
+		// generations: its number would name one `generations` never shows.
+		s.say("starting the app on the drill's database (%s)", mode)
+	} else {
+		s.say("starting the app on generation %d (%s)", g.Number, mode)
+	}
 	runner := &stack.Runner{Engine: s.Engine, Progress: s.Progress}
 	res.Stack, err = runner.Up(ctx, plan)
 	if err != nil {
@@ -222,20 +234,31 @@ func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mod
 // removeApp removes the app containers of generation n (0: of every
 // generation), never the database's.
 func (s *site) removeApp(ctx context.Context, n int) error {
+	_, err := s.removeAppContainers(ctx, n)
+	return err
+}
+
+// removeAppContainers removes the app containers of generation n (0: of
+// every generation) and returns their names.
+func (s *site) removeAppContainers(ctx context.Context, n int) ([]string, error) {
 	cs, err := s.Engine.ListContainers(ctx, s.Names.Filter("", n), true)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	removed := []string{}
 	var errs []error
 	for _, c := range cs {
 		if c.Labels[engine.LabelRole] == names.RoleDatabase {
 			continue
 		}
-		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		switch err := s.Engine.RemoveContainer(ctx, c.ID, true); {
+		case err == nil:
+			removed = append(removed, c.Name)
+		case !errors.Is(err, engine.ErrNotFound):
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
 
 // removeOtherApps removes app containers of every generation but keep.
@@ -257,11 +280,14 @@ func (s *Standby) removeOtherApps(ctx context.Context, keep int) error {
 }
 
 // Down stops and removes the app's containers (the database stays).
-func (s *Standby) Down(ctx context.Context) error {
-	if err := s.removeApp(ctx, 0); err != nil {
-		return err
+// It returns the names of the containers removed (none when the app was
+// not running).
+func (s *Standby) Down(ctx context.Context) ([]string, error) {
+	removed, err := s.removeAppContainers(ctx, 0)
+	if err != nil {
+		return removed, err
 	}
-	return s.State.ClearStack()
+	return removed, s.State.ClearStack()
 }
 
 // ensureDatabaseRunning starts generation g's container when it is stopped
@@ -269,7 +295,7 @@ func (s *Standby) Down(ctx context.Context) error {
 func (s *site) ensureDatabaseRunning(ctx context.Context, g *state.Generation) error {
 	err := s.Server(g).EnsureRunning(ctx, func() { s.say("starting database generation %d", g.Number) })
 	if errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("database of generation %d: %w", g.Number, err)
+		return databaseGone(g)
 	}
 	return err
 }

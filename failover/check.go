@@ -2,11 +2,13 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
@@ -96,12 +98,15 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 		r.Findings = append(r.Findings, f)
 	}
 
-	// The last refresh.
+	// The last refresh. While serving, refresh stands still by design.
+	serving, _ := s.State.Serving()
 	if run, err := s.State.LastRun("refresh"); err != nil || run == nil {
-		add("last refresh", false, "run lifeboat refresh, and schedule it (lifeboat schedule install)", "no refresh has run")
+		add("last refresh", serving != nil, "run lifeboat refresh, and schedule it (lifeboat schedule install)", "no refresh has run")
 	} else {
 		age := r.CheckedAt.Sub(run.FinishedAt)
 		switch {
+		case serving != nil:
+			add("last refresh", true, "", "paused while serving (since %s); the last one %s %s ago", serving.Since.Format(time.RFC3339), run.Outcome, age.Round(time.Minute))
 		case !run.OK:
 			add("last refresh", false, "read the error, fix it, run lifeboat refresh", "failed %s ago: %s", age.Round(time.Minute), run.Error)
 		case age > c.MaxRefreshAge.D():
@@ -132,18 +137,19 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 		add("standby database", false, "run lifeboat refresh (or lifeboat restore)", "%v", err)
 	} else if s.Engine != nil {
 		ctr, err := s.Engine.InspectContainer(ctx, g.Container)
-		if err != nil || ctr.State != "running" {
-			state := "missing"
-			if err == nil {
-				state = ctr.State
-			}
-			add("standby database", false, "lifeboat up starts it (or lifeboat refresh)", "generation %d is %s", g.Number, state)
-		} else {
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			add("standby database", false, DatabaseGoneAdvice, "generation %d's container %s was removed (by hand?)", g.Number, g.Container)
+		case err != nil:
+			add("standby database", false, "is Docker running? (lifeboat ps)", "generation %d cannot be inspected: %v", g.Number, err)
+		case ctr.State != "running":
+			add("standby database", false, "lifeboat up starts it (or lifeboat refresh)", "generation %d is %s", g.Number, ctr.State)
+		default:
 			add("standby database", true, "", "generation %d running, data captured %s", g.Number, g.Archive.CapturedAt.Format(time.RFC3339))
 		}
 	}
-	if sv, _ := s.State.Serving(); sv != nil {
-		add("serving", true, "", "failed over since %s: the standby serves users", sv.Since.Format(time.RFC3339))
+	if serving != nil {
+		add("serving", true, "", "failed over since %s: the standby serves users", serving.Since.Format(time.RFC3339))
 	}
 	r.OK = true
 	for _, f := range r.Findings {

@@ -284,7 +284,15 @@ func AppMetrics(s *Standby) []metrics.Sample {
 	app := s.App.Name
 	var out []metrics.Sample
 	for _, kind := range []string{"refresh", "check", "failover", "restore", "rollback", "up", "failback", "capture"} {
-		runs, _ := s.State.Runs(kind)
+		all, _ := s.State.Runs(kind)
+		// A refresh skipped while serving is not the job's last run:
+		// after failback, the last real refresh is what is true.
+		runs := all[:0:0]
+		for _, r := range all {
+			if !r.Skipped {
+				runs = append(runs, r)
+			}
+		}
 		if len(runs) == 0 {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -74,7 +75,7 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 	cold := g == nil
 	if g == nil {
 		// Cold: restore from the cache.
-		s.say("no database generation: restoring the newest cached archive")
+		s.say("cold failover: restoring the newest cached archive")
 		br, err := s.Restore(ctx, RestoreRequest{})
 		if err != nil {
 			return res, err
@@ -126,21 +127,28 @@ func (s *Standby) failoverChecks(ctx context.Context) ([]Check, *state.Generatio
 		add("not failed over yet", true, "already serving since %s (generation %d): failover again restarts the app", sv.Since.Format(time.RFC3339), sv.Generation)
 	}
 	warm := false
+	// cold says the cached archive will be restored, because why.
+	cold := func(why string) {
+		e, cerr := Cache(s.App).Newest()
+		if cerr != nil {
+			add("data", false, "%s, and no cached archive (%v): nothing to serve; `lifeboat refresh` builds the standby from S3", why, cerr)
+			return
+		}
+		add("data", true, "cold: %s; the cached archive %s (captured %s, %s old) will be restored",
+			why, e.Key, e.CapturedAt.Format(time.RFC3339), time.Since(e.CapturedAt).Round(time.Minute))
+	}
 	g, err := s.CurrentGeneration()
 	if err != nil {
 		g = nil
-		e, cerr := Cache(s.App).Newest()
-		if cerr != nil {
-			add("data", false, "no database generation and no cached archive (%v): nothing to serve", cerr)
-		} else {
-			add("data", true, "cold: no database generation; the cached archive %s (captured %s, %s old) will be restored",
-				e.Key, e.CapturedAt.Format(time.RFC3339), time.Since(e.CapturedAt).Round(time.Minute))
-		}
+		cold("no database generation")
 	} else {
 		c, err := s.Engine.InspectContainer(ctx, g.Container)
 		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			cold(fmt.Sprintf("generation %d's container %s was removed (by hand?): %s", g.Number, g.Container, DatabaseGoneAdvice))
+			g = nil
 		case err != nil:
-			add("data", false, "generation %d is current but its container is gone (%v): run `lifeboat restore` from the cache", g.Number, err)
+			add("data", false, "generation %d cannot be inspected: %v", g.Number, err)
 		case c.State == "running":
 			warm = true
 			add("data", true, "generation %d is running (captured %s, %s old)", g.Number, g.Archive.CapturedAt.Format(time.RFC3339),

@@ -22,6 +22,9 @@ const (
 	OutcomeUpToDate     = "up-to-date"
 	OutcomeAppRestarted = "app-restarted"
 	OutcomeFailed       = "failed"
+	// OutcomeSkippedServing: the standby serves users; refreshing would
+	// discard what they wrote, so the refresh did nothing, by design.
+	OutcomeSkippedServing = "skipped-serving"
 )
 
 // RefreshOptions tune Refresh.
@@ -69,8 +72,13 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 	}()
 
 	if sv, _ := s.State.Serving(); sv != nil && !o.Force {
-		return res, fmt.Errorf("%w since %s: a refresh would overwrite the data written during the outage: run `lifeboat failback` first, or refresh --force to discard it",
-			ErrServing, sv.Since.Format(time.RFC3339))
+		// Not a failure: the scheduled refresh keeps firing during an
+		// outage, and saying "failed" every night would hide real ones.
+		run.Skipped = true
+		res.Outcome = OutcomeSkippedServing
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%v since %s: refresh did nothing, since it would overwrite the data written during the outage; "+
+			"after `lifeboat failback --complete` it runs again (refresh --force discards that data)", ErrServing, sv.Since.Format(time.RFC3339)))
+		return res, nil
 	}
 
 	// 1. The newest archive.

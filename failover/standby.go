@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,21 @@ import (
 // ErrNoDatabase is returned when an operation needs a current database
 // generation and there is none (run `lifeboat restore` first).
 var ErrNoDatabase = errors.New("no current database generation (run `lifeboat restore` first)")
+
+// ErrDatabaseGone is returned when the current generation's database
+// container no longer exists (removed by hand): its data is lost with it.
+var ErrDatabaseGone = errors.New("the database container is gone")
+
+// DatabaseGoneAdvice is the one thing to do about ErrDatabaseGone, given
+// alike by check, db url, failover --dry-run and every command that needs
+// the database.
+const DatabaseGoneAdvice = "`lifeboat restore` rebuilds the standby from the newest cached archive (`lifeboat refresh` from S3); `lifeboat failover` does so by itself"
+
+// databaseGone is the error for generation g whose container was removed.
+// It wraps ErrDatabaseGone and engine.ErrNotFound.
+func databaseGone(g *state.Generation) error {
+	return fmt.Errorf("%w: generation %d's container %s was removed (by hand?): %s (%w)", ErrDatabaseGone, g.Number, g.Container, DatabaseGoneAdvice, engine.ErrNotFound)
+}
 
 // Standby is one app's standby on this VPS: its config, its records and
 // the Docker engine its containers run in.
@@ -79,4 +95,18 @@ func (s *site) CurrentGeneration() (*state.Generation, error) {
 		return nil, err
 	}
 	return s.State.Load(cur.Generation)
+}
+
+// DatabaseURL is the URL of generation g's database from this host, or
+// with internal from the containers on its network; the password is
+// included. A removed container gives ErrDatabaseGone.
+func (s *Standby) DatabaseURL(ctx context.Context, g *state.Generation, internal bool) (string, error) {
+	if internal {
+		return s.Server(g).InternalURL()
+	}
+	u, err := s.Server(g).URL(ctx)
+	if errors.Is(err, engine.ErrNotFound) {
+		return "", databaseGone(g)
+	}
+	return u, err
 }

@@ -21,7 +21,10 @@ func newArchivesCmd(g *globals) *cobra.Command {
 		Long: `List every object under the app's S3 prefix, newest capture first, with its size,
 capture time (and where that time came from: the pg_dump header, the name, or
 LastModified), age, storage class, whether it is in the local cache, and why
-objects that cannot be used are skipped. The newest valid archive is marked *.`,
+objects that cannot be used are skipped. The archive fetch would pick is marked *:
+"verified" when it is in the local cache (read to its end), else "header ok" (its
+first bytes are a pg_dump archive; fetch reads it to its end and falls back to the
+next one if it is cut short).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, app, err := g.loadApp()
@@ -87,15 +90,31 @@ func printArchives(w io.Writer, l *archive.Listing) {
 			cached = "yes"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, c.CapturedAt.UTC().Format("2006-01-02 15:04"), c.TimeSource,
-			humanAge(l.ScannedAt.Sub(c.CapturedAt)), humanBytes(c.Size), c.StorageClass, cached, c.Status, c.Key)
+			humanAge(l.ScannedAt.Sub(c.CapturedAt)), humanBytes(c.Size), c.StorageClass, cached, statusWord(c), c.Key)
 		if c.SkipReason != "" && c.Status != archive.StatusUnchecked {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t  ↳ %s\n", c.SkipReason)
 		}
 	}
 	tw.Flush()
-	if l.Newest != "" {
-		fmt.Fprintf(w, "* newest valid archive: %s\n", l.Newest)
+	if c, ok := l.NewestCandidate(); ok {
+		if c.Cached {
+			fmt.Fprintf(w, "* newest valid archive (verified, in the local cache): %s\n", c.Key)
+		} else {
+			fmt.Fprintf(w, "* newest candidate (not yet read to its end; fetch verifies it): %s\n", c.Key)
+		}
 	}
+}
+
+// statusWord says how far a candidate is known to be good: a valid one
+// has a pg_dump header, and only a cached one was read to its end.
+func statusWord(c archive.Candidate) string {
+	if c.Status != archive.StatusValid {
+		return c.Status
+	}
+	if c.Cached {
+		return "verified"
+	}
+	return "header ok"
 }
 
 // withCacheHint adds, to an error reaching S3, what the local cache holds:

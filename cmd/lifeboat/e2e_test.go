@@ -132,7 +132,7 @@ func TestArchivesFetchInspectEndToEnd(t *testing.T) {
 
 	// Human output marks the pick and explains skips.
 	code, out, _ = lb(t, "--config", w.cfgPath, "archives")
-	if code != 0 || !strings.Contains(out, "* newest valid archive: "+good) || !strings.Contains(out, "zero-byte") {
+	if code != 0 || !strings.Contains(out, "* newest candidate (not yet read to its end; fetch verifies it): "+good) || !strings.Contains(out, "zero-byte") {
 		t.Fatalf("archives human output:\n%s", out)
 	}
 
@@ -195,6 +195,11 @@ func TestArchivesFetchInspectEndToEnd(t *testing.T) {
 	code, out, _ = lb(t, "--config", w.cfgPath, "fetch")
 	if code != 0 || !strings.Contains(out, "already cached") {
 		t.Fatalf("second fetch: %d %s", code, out)
+	}
+	// Once fetched, the pick is known good to its end.
+	code, out, _ = lb(t, "--config", w.cfgPath, "archives")
+	if code != 0 || !strings.Contains(out, "* newest valid archive (verified, in the local cache): "+good) || !strings.Contains(out, "verified") {
+		t.Fatalf("archives after fetch:\n%s", out)
 	}
 
 	// Another run holds the lock: exit 75, naming the holder.

@@ -22,8 +22,10 @@ it and retire the old app containers and database (keep_generations). If any ste
 fails, the old standby keeps running exactly as it was, the failure is reported, and
 the exit code is 1. A newer archive in the bucket that cannot be used also fails the
 refresh (after caching the newest valid one), so that a failing backup job is noticed.
-While failed over, refresh refuses to run (it would overwrite the data written during
-the outage) unless --force. Each run is recorded under {state_dir}/{app}/runs/.`,
+While failed over, refresh does nothing (it would overwrite the data written during
+the outage) unless --force: it says so and exits 0, and the skipped run is not the
+job's last run for check, the status page and the metrics. Each run is recorded under
+{state_dir}/{app}/runs/.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, release, err := g.standby(cmd, true)
@@ -55,11 +57,11 @@ func printRefresh(w io.Writer, r *failover.RefreshResult) {
 	for _, p := range r.Run.Phases {
 		phases = append(phases, fmt.Sprintf("%s %.1fs", p.Name, p.Seconds))
 	}
-	fmt.Fprintf(w, "  phases: %s\n", strings.Join(phases, ", "))
+	if len(phases) > 0 {
+		fmt.Fprintf(w, "  phases: %s\n", strings.Join(phases, ", "))
+	}
 	if r.App != nil && r.App.Stack != nil {
 		fmt.Fprintf(w, "  app: %s, web %s\n", strings.Join(r.App.Stack.Containers, ", "), r.App.Stack.WebURL)
 	}
-	if r.Run.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", r.Run.Error)
-	}
+	// A failure's error is printed once, by run, on stderr.
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,6 +60,11 @@ logs stay under the state dir) and the current generation is not touched. The pr
 generation is kept, stopped, for rollback (database.keep_generations).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if archivePath != "" {
+				if err := checkArchiveFile(archivePath); err != nil {
+					return err
+				}
+			}
 			s, release, err := g.standby(cmd, true)
 			if err != nil {
 				return err
@@ -82,8 +89,24 @@ func printGeneration(w io.Writer, g *state.Generation) {
 		fmt.Fprintf(w, " (%s)", g.Error)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  archive:   %s (captured %s)\n", g.Archive.Key, g.Archive.CapturedAt.Format(time.RFC3339))
-	fmt.Fprintf(w, "  database:  %s in %s (%s, PostgreSQL %s)\n", g.Database, g.Container, g.Image, g.ServerVersion)
+	// A generation that failed early has only some of its fields: the
+	// others are left out rather than printed empty.
+	if g.Archive.Key != "" {
+		fmt.Fprintf(w, "  archive:   %s (captured %s)\n", g.Archive.Key, g.Archive.CapturedAt.Format(time.RFC3339))
+	}
+	if g.Container != "" {
+		var about []string
+		for _, s := range []string{g.Image, ifSet("PostgreSQL ", g.ServerVersion)} {
+			if s != "" {
+				about = append(about, s)
+			}
+		}
+		fmt.Fprintf(w, "  database:  %s in %s", g.Database, g.Container)
+		if len(about) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(about, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 	if g.Published != "" {
 		fmt.Fprintf(w, "  published: %s\n", g.Published)
 	}
@@ -91,10 +114,17 @@ func printGeneration(w io.Writer, g *state.Generation) {
 	for _, p := range g.Phases {
 		phases = append(phases, fmt.Sprintf("%s %.1fs", p.Name, p.Seconds))
 	}
-	fmt.Fprintf(w, "  phases:    %s (total %.1fs)\n", strings.Join(phases, ", "), g.Seconds())
+	if len(phases) > 0 {
+		fmt.Fprintf(w, "  phases:    %s (total %.1fs)\n", strings.Join(phases, ", "), g.Seconds())
+	}
 	r := g.Restore
-	fmt.Fprintf(w, "  restore:   pg_restore --jobs %d, %d error(s), %d expected, %d warning(s); log %s\n",
-		r.Jobs, len(r.Errors), len(r.ExpectedErrors), len(r.Warnings), r.LogFile)
+	if r.Jobs > 0 || r.LogFile != "" {
+		fmt.Fprintf(w, "  restore:   pg_restore --jobs %d, %d error(s), %d expected, %d warning(s)", r.Jobs, len(r.Errors), len(r.ExpectedErrors), len(r.Warnings))
+		if r.LogFile != "" {
+			fmt.Fprintf(w, "; log %s", r.LogFile)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "    error: %s\n", strings.ReplaceAll(e, "\n", "\n    "))
 	}
@@ -102,7 +132,16 @@ func printGeneration(w io.Writer, g *state.Generation) {
 	for _, t := range g.Tables {
 		rows += t.Rows
 	}
-	fmt.Fprintf(w, "  tables:    %d, %d rows\n", len(g.Tables), rows)
+	if len(g.Tables) > 0 {
+		rowsWord := "rows"
+		if rows == 1 {
+			rowsWord = "row"
+		}
+		fmt.Fprintf(w, "  tables:    %d, %d %s\n", len(g.Tables), rows, rowsWord)
+	}
+	if len(g.Checks) == 0 {
+		return
+	}
 	ok := 0
 	for _, c := range g.Checks {
 		if c.OK {
@@ -119,6 +158,33 @@ func printGeneration(w io.Writer, g *state.Generation) {
 			fmt.Fprintf(w, "    %s %s: %s\n", mark, c.Name, c.Detail)
 		}
 	}
+}
+
+// checkArchiveFile refuses an --archive that is not a readable file,
+// before anything is locked or started.
+func checkArchiveFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("--archive %s: no such file (give a pg_dump custom-format file, or leave --archive out to restore the newest cached archive)", path)
+	case err != nil:
+		return usagef("--archive %s: %v", path, err)
+	case st.IsDir():
+		return usagef("--archive %s is a directory: give a pg_dump custom-format file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return usagef("--archive %s cannot be read: %v", path, err)
+	}
+	return f.Close()
+}
+
+// ifSet is prefix+s, or "" when s is.
+func ifSet(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 func newRollbackCmd(g *globals) *cobra.Command {
@@ -206,12 +272,7 @@ func newDBCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var u string
-			if internal {
-				u, err = s.Server(gen).InternalURL()
-			} else {
-				u, err = s.Server(gen).URL(cmd.Context())
-			}
+			u, err := s.DatabaseURL(cmd.Context(), gen, internal)
 			if err != nil {
 				return err
 			}

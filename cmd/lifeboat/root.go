@@ -117,6 +117,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 		newVersionCmd(g))
 	root.AddCommand(newScheduleCmd(g))
 	root.AddCommand(newCaptureCmd(g))
+	root.AddCommand(newDestroyCmd(g))
 	applyUsageContract(g, root)
 	return root
 }

@@ -58,10 +58,17 @@ func newDownCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer release()
-			if err := s.Down(cmd.Context()); err != nil {
+			removed, err := s.Down(cmd.Context())
+			if err != nil {
 				return err
 			}
-			return g.emit(map[string]bool{"down": true}, func(w io.Writer) { fmt.Fprintln(w, "app containers removed") })
+			return g.emit(map[string]any{"down": true, "removed": removed}, func(w io.Writer) {
+				if len(removed) == 0 {
+					fmt.Fprintln(w, "no app containers were running: nothing to remove")
+					return
+				}
+				fmt.Fprintf(w, "removed %d app container(s): %s\n", len(removed), strings.Join(removed, ", "))
+			})
 		},
 	}
 }

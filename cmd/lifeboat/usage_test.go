@@ -203,6 +203,7 @@ func TestUsageErrorsSuggest(t *testing.T) {
 		{[]string{"--log-level", "loud", "version"}, `--log-level "loud": must be one of debug, info, warn, error`},
 		{[]string{"--log-level", "debg", "version"}, "(did you mean debug?)"},
 		{[]string{"--config", "nope.yaml", "fetch"}, "nope.yaml (from --config) does not exist (configs are searched in this order: --config, LIFEBOAT_CONFIG, ./lifeboat.yaml, /etc/lifeboat/lifeboat.yaml)"},
+		{[]string{"restore", "--archive", "/nonexistent/shop.dump"}, "--archive /nonexistent/shop.dump: no such file"},
 		{[]string{"serve", "--json"}, "lifeboat serve has no --json output: it runs until stopped"},
 		{[]string{"completion", "bash", "--json"}, "lifeboat completion bash has no --json output: it prints a shell script"},
 	}

@@ -186,7 +186,7 @@ func Verify(ctx context.Context, url string, o VerifyOptions) ([]state.Check, []
 			mu.Lock()
 			tables = append(tables, state.TableRows{Schema: t.Schema, Name: t.Name, Rows: n})
 			mu.Unlock()
-			add(state.Check{Name: "table " + name, Kind: "table", OK: true, Detail: fmt.Sprintf("%d rows", n)})
+			add(state.Check{Name: "table " + name, Kind: "table", OK: true, Detail: countOf(n, "row")})
 		}(t)
 	}
 	wg.Wait()
@@ -384,4 +384,12 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LI
 	}
 	c.OK, c.Detail = true, fmt.Sprintf("%d B-tree indexes verified", len(list))
 	return c
+}
+
+// countOf is "1 row", "2 rows", "0 rows".
+func countOf(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -61,8 +61,12 @@ func Markdown(w io.Writer, r *Report) error {
 	for _, t := range r.Tables {
 		rows += t.Rows
 	}
-	p("**Verification:** %d of %d checks passed; %d tables, %s rows restored.  \n",
-		len(r.Checks)-len(failed), len(r.Checks), len(r.Tables), thousands(rows))
+	rowsWord := "rows"
+	if rows == 1 {
+		rowsWord = "row"
+	}
+	p("**Verification:** %d of %d checks passed; %d tables, %s %s restored.  \n",
+		len(r.Checks)-len(failed), len(r.Checks), len(r.Tables), thousands(rows), rowsWord)
 	switch {
 	case r.AppHealth.Image == "":
 		p("**App:** not rehearsed (no app image configured)")

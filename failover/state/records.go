@@ -43,8 +43,12 @@ type Run struct {
 	FinishedAt time.Time `json:"finished_at"`
 	OK         bool      `json:"ok"`
 	// Outcome is a word: refreshed, up-to-date, failed, served, dumped…
-	Outcome string  `json:"outcome"`
-	Error   string  `json:"error"`
+	Outcome string `json:"outcome"`
+	Error   string `json:"error"`
+	// Skipped: the run declined to act by design (a refresh while the
+	// standby serves users), which is neither a success nor a failure of
+	// the job. It is kept under runs/ but is not the job's last run.
+	Skipped bool    `json:"skipped,omitempty"`
 	Phases  []Phase `json:"phases"`
 	// Details depend on the kind.
 	Details map[string]any `json:"details"`
@@ -112,7 +116,8 @@ func (s *Store) ClearServing() error {
 	return err
 }
 
-// SaveRun writes a run record under runs/ and as last-{kind}.json.
+// SaveRun writes a run record under runs/ and, unless it was skipped, as
+// last-{kind}.json.
 func (s *Store) SaveRun(r *Run) error {
 	dir := s.path("runs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -124,10 +129,13 @@ func (s *Store) SaveRun(r *Run) error {
 	if err := fsutil.WriteJSONAtomic(filepath.Join(dir, r.Kind+"-"+r.ID+".json"), r, 0o600); err != nil {
 		return err
 	}
+	if r.Skipped {
+		return nil
+	}
 	return fsutil.WriteJSONAtomic(s.path("last-"+r.Kind+".json"), r, 0o600)
 }
 
-// LastRun returns the last run of a kind, or nil.
+// LastRun returns the last run of a kind that was not skipped, or nil.
 func (s *Store) LastRun(kind string) (*Run, error) {
 	var r Run
 	err := fsutil.ReadJSON(s.path("last-"+kind+".json"), &r)

@@ -109,3 +109,22 @@ func TestStorePaths(t *testing.T) {
 		t.Fatalf("second Lock: %v, want ErrLocked", err)
 	}
 }
+
+func TestSkippedRunIsNotTheLastRun(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.SaveRun(&Run{Kind: "refresh", StartedAt: t0, FinishedAt: t0, OK: true, Outcome: "refreshed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveRun(&Run{Kind: "refresh", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour), OK: true, Outcome: "skipped-serving", Skipped: true}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.LastRun("refresh")
+	if err != nil || last == nil || last.Outcome != "refreshed" {
+		t.Fatalf("last run %+v (%v), want the refresh before the skipped one", last, err)
+	}
+	runs, err := s.Runs("refresh")
+	if err != nil || len(runs) != 2 || !runs[0].Skipped {
+		t.Fatalf("runs: %v %+v", err, runs)
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/metrics"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
+	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
 // Runner runs a job ("refresh" or "drill") for an app. It takes the app's
@@ -359,24 +361,78 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 
 // AppStatus is one app's line of the status page.
 type AppStatus struct {
-	Name              string    `json:"name"`
-	Generation        int       `json:"generation"`
-	DatabaseState     string    `json:"database_state"`
-	DataCapturedAt    time.Time `json:"data_captured_at"`
-	DataAgeSeconds    float64   `json:"data_age_seconds"`
-	Serving           bool      `json:"serving"`
-	ServingSince      time.Time `json:"serving_since"`
-	LastRefresh       string    `json:"last_refresh"`
-	LastRefreshAt     time.Time `json:"last_refresh_at"`
-	LastRefreshOK     bool      `json:"last_refresh_ok"`
-	LastRefreshError  string    `json:"last_refresh_error"`
-	LastDrillID       string    `json:"last_drill_id"`
-	LastDrillResult   string    `json:"last_drill_result"`
-	LastDrillAt       time.Time `json:"last_drill_at"`
-	LastDrillRTO      float64   `json:"last_drill_rto_seconds"`
-	LastDrillRPO      float64   `json:"last_drill_rpo_seconds"`
-	LastDrillFailures []string  `json:"last_drill_failures"`
-	Running           []string  `json:"running"`
+	Name           string    `json:"name"`
+	Generation     int       `json:"generation"`
+	DatabaseState  string    `json:"database_state"`
+	DataCapturedAt time.Time `json:"data_captured_at"`
+	DataAgeSeconds float64   `json:"data_age_seconds"`
+	Serving        bool      `json:"serving"`
+	// ServingSince is left out when not serving.
+	ServingSince      *time.Time `json:"serving_since,omitempty"`
+	LastRefresh       string     `json:"last_refresh"`
+	LastRefreshAt     time.Time  `json:"last_refresh_at"`
+	LastRefreshOK     bool       `json:"last_refresh_ok"`
+	LastRefreshError  string     `json:"last_refresh_error"`
+	LastDrillID       string     `json:"last_drill_id"`
+	LastDrillResult   string     `json:"last_drill_result"`
+	LastDrillAt       time.Time  `json:"last_drill_at"`
+	LastDrillRTO      float64    `json:"last_drill_rto_seconds"`
+	LastDrillRPO      float64    `json:"last_drill_rpo_seconds"`
+	LastDrillFailures []string   `json:"last_drill_failures"`
+	Running           []string   `json:"running"`
+	// History is the failovers and failbacks, newest first.
+	History []Event `json:"history"`
+}
+
+// Event is one failover or failback in an app's history.
+type Event struct {
+	Kind    string    `json:"kind"`    // failover, failback
+	Outcome string    `json:"outcome"` // served, dumped, completed, failed
+	At      time.Time `json:"at"`
+	OK      bool      `json:"ok"`
+	Detail  string    `json:"detail"`
+}
+
+// historyLength is how many failovers and failbacks the page shows.
+const historyLength = 10
+
+// history lists the app's failovers and failbacks, newest first.
+func history(st *state.Store) []Event {
+	out := []Event{}
+	for _, kind := range []string{"failover", "failback"} {
+		runs, _ := st.Runs(kind)
+		for _, r := range runs {
+			e := Event{Kind: kind, Outcome: r.Outcome, At: r.FinishedAt, OK: r.OK, Detail: r.Error}
+			if r.OK {
+				e.Detail = eventDetail(r)
+			}
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	if len(out) > historyLength {
+		out = out[:historyLength]
+	}
+	return out
+}
+
+func eventDetail(r *state.Run) string {
+	num := func(k string) (float64, bool) { v, ok := r.Details[k].(float64); return v, ok }
+	switch {
+	case r.Kind == "failover" && r.OK:
+		d := fmt.Sprintf("RTO %s", secs(r.FinishedAt.Sub(r.StartedAt).Seconds()))
+		if rpo, ok := num("rpo_seconds"); ok {
+			d += ", RPO " + secs(rpo)
+		}
+		return d
+	case r.Outcome == failover.OutcomeDumped:
+		if f, _ := r.Details["file"].(string); f != "" {
+			return "dump " + f
+		}
+	case r.Outcome == failover.OutcomeCompleted:
+		return "back to standby"
+	}
+	return ""
 }
 
 func (s *Server) appStatus(ctx context.Context, app *config.App) AppStatus {
@@ -395,8 +451,10 @@ func (s *Server) appStatus(ctx context.Context, app *config.App) AppStatus {
 		}
 	}
 	if sv, _ := st.State.Serving(); sv != nil {
-		a.Serving, a.ServingSince = true, sv.Since
+		since := sv.Since
+		a.Serving, a.ServingSince = true, &since
 	}
+	a.History = history(st.State)
 	if run, _ := st.State.LastRun("refresh"); run != nil {
 		a.LastRefresh, a.LastRefreshAt, a.LastRefreshOK, a.LastRefreshError = run.Outcome, run.FinishedAt, run.OK, run.Error
 	}
@@ -488,11 +546,18 @@ func ago(t time.Time) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
 func secs(v float64) string {
 	return time.Duration(v * float64(time.Second)).Round(time.Second).String()
 }
 
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{"ago": ago, "secs": secs, "upper": strings.ToUpper}).Parse(`<!doctype html>
+var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{"ago": ago, "secs": secs, "upper": strings.ToUpper, "deref": deref}).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -516,14 +581,15 @@ a{color:#1d4ed8}
 {{range .Apps}}
 <section class="app" id="app-{{.Name}}">
 <h2>{{.Name}}
-{{if .Serving}}<span class="badge warn">SERVING since {{ago .ServingSince}}</span>{{else if .Generation}}<span class="badge info">standby</span>{{else}}<span class="badge fail">no standby</span>{{end}}
+{{if .Serving}}<span class="badge warn">SERVING since {{ago (deref .ServingSince)}}</span>{{else if .Generation}}<span class="badge info">standby</span>{{else}}<span class="badge fail">no standby</span>{{end}}
 {{range .Running}}<span class="badge info">{{.}} running</span>{{end}}
 </h2>
 <dl>
 <dt>Standby database</dt><dd>{{if .Generation}}generation {{.Generation}}, <span class="badge {{if eq .DatabaseState "running"}}ok{{else}}fail{{end}}">{{.DatabaseState}}</span>{{else}}none yet: run <code>lifeboat refresh</code>{{end}}</dd>
 <dt>Data age</dt><dd>{{if .Generation}}{{secs .DataAgeSeconds}} (captured {{.DataCapturedAt.Format "2006-01-02 15:04 UTC"}}){{else}}–{{end}}</dd>
-<dt>Last refresh</dt><dd>{{if .LastRefresh}}<span class="badge {{if .LastRefreshOK}}ok{{else}}fail{{end}}">{{.LastRefresh}}</span> {{ago .LastRefreshAt}}{{if .LastRefreshError}} — {{.LastRefreshError}}{{end}}{{else}}never{{end}}</dd>
+<dt>Last refresh</dt><dd>{{if .LastRefresh}}<span class="badge {{if .LastRefreshOK}}ok{{else}}fail{{end}}">{{.LastRefresh}}</span> {{ago .LastRefreshAt}}{{if .LastRefreshError}} — {{.LastRefreshError}}{{end}}{{else}}never{{end}}{{if .Serving}} <span class="badge info">paused while serving</span>{{end}}</dd>
 <dt>Last drill</dt><dd>{{if .LastDrillID}}<span class="badge {{if eq .LastDrillResult "pass"}}ok{{else}}fail{{end}}">{{upper .LastDrillResult}}</span> {{ago .LastDrillAt}} — RTO {{secs .LastDrillRTO}}, RPO {{secs .LastDrillRPO}} — <a href="/apps/{{.Name}}/reports/{{.LastDrillID}}">report {{.LastDrillID}}</a>{{range .LastDrillFailures}}<br><span class="muted">{{.}}</span>{{end}}{{else}}never: run <code>lifeboat drill</code>{{end}}</dd>
+<dt>Failovers</dt><dd>{{range .History}}<span class="badge {{if not .OK}}fail{{else if eq .Kind "failover"}}warn{{else}}ok{{end}}">{{.Kind}} {{.Outcome}}</span> {{.At.Format "2006-01-02 15:04 UTC"}} ({{ago .At}}){{if .Detail}} — {{.Detail}}{{end}}<br>{{else}}none{{end}}</dd>
 </dl>
 </section>
 {{else}}

@@ -274,7 +274,7 @@ apps:
 	lb(0, "failover", "--dry-run")
 	lb(0, "failover")
 	show(t, state, "Users now reach the app on "+publish, "http://"+publish+"/")
-	lb(1, "refresh")
+	lb(0, "refresh") // does nothing while serving, and says why
 
 	step("AWS is back: failback dumps the standby's data and says how to bring it home")
 	lb(0, "failback")
