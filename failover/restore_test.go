@@ -35,6 +35,7 @@ var (
 // way Heroku makes them: to a pipe (no data offsets), without the
 // heroku_ext schema itself (its extensions stay in the archive).
 func herokuArchive(t *testing.T) ([]byte, map[string]int64) {
+	testenv.RequirePostgres(t)
 	srcOnce.Do(func() {
 		p := testenv.StartPostgres(t)
 		testenv.LoadHerokuLike(t, p, "shop", 3000)

@@ -18,6 +18,8 @@ fi
 log "go vet"
 go vet ./...
 log "go test"
+# A test whose dependency is missing fails here instead of skipping.
+export LIFEBOAT_REQUIRE_DEPS=1
 go test -count=1 -timeout 40m "$@" ./...
 if [ "$#" -eq 0 ]; then
 	# The whole fetch verification path (gzip, tar.gz, the pg_dump reader,

@@ -119,6 +119,7 @@ func removeAppObjects(t *testing.T, app string) {
 }
 
 func captureContainers(t *testing.T) int {
+	testenv.RequireDocker(t)
 	ctx := context.Background()
 	eng, err := engine.New(ctx)
 	if err != nil {

@@ -80,6 +80,7 @@ var (
 )
 
 func sourceDump(t *testing.T) []byte {
+	testenv.RequirePostgres(t)
 	dumpOnce.Do(func() {
 		p := testenv.StartPostgres(t)
 		testenv.LoadHerokuLike(t, p, "shop", 3000)

@@ -17,6 +17,7 @@ var (
 // Heroku-shaped database, made once per test binary.
 func fixtureDump(t *testing.T) []byte {
 	t.Helper()
+	testenv.RequirePostgres(t)
 	fixtureOnce.Do(func() {
 		p := testenv.StartPostgres(t)
 		testenv.LoadHerokuLike(t, p, "app", 2000)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 func TestNewNegotiatesAPIVersion(t *testing.T) {
@@ -500,8 +502,12 @@ func TestMain(m *testing.M) {
 	}
 	cancel()
 	if err != nil {
-		os.Stderr.WriteString("failover/engine tests: " + err.Error() + "\n")
-		os.Exit(1)
+		if testenv.DepsRequired() {
+			os.Stderr.WriteString("failover/engine tests: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		// Each test that needs the engine skips, saying why (newEngine).
+		os.Stderr.WriteString("failover/engine tests: " + err.Error() + ": the tests that need it are skipped\n")
 	}
 	os.Exit(m.Run())
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 // These tests run against the real Docker Engine named by DOCKER_HOST (by
@@ -26,6 +28,7 @@ const labelTest = "io.lifeboat.test"
 // newEngine connects to the daemon or fails the test.
 func newEngine(t *testing.T) *Engine {
 	t.Helper()
+	testenv.RequirePostgresImage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e, err := New(ctx)

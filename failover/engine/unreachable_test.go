@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 // childEnv makes the test binary act as a plain program that calls New and
@@ -42,6 +44,7 @@ func TestNewPermissionDenied(t *testing.T) {
 	if host != "" && !strings.HasPrefix(host, "unix://") {
 		t.Skipf("DOCKER_HOST=%s is not a unix socket", host)
 	}
+	testenv.RequireDocker(t) // the socket must be there to be refused
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

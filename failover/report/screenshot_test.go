@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 // TestScreenshot renders a realistic report with 30 drills of history and
@@ -29,7 +31,7 @@ func TestScreenshot(t *testing.T) {
 		}
 	}
 	if browser == "" {
-		t.Skip("no chromium installed (apt-get install chromium)")
+		testenv.Missing(t, "no chromium installed (apt-get install chromium)")
 	}
 	out := os.Getenv("LIFEBOAT_REPORT_SCREENSHOTS")
 	if out == "" {

@@ -19,6 +19,8 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 func testConfig(t *testing.T) *config.Config {
@@ -262,7 +264,7 @@ func TestStatusPageInABrowser(t *testing.T) {
 		}
 	}
 	if chromium == "" {
-		t.Fatal("chromium not found: run scripts/test-deps.sh (it installs Debian's chromium)")
+		testenv.Missing(t, "chromium not found: run scripts/test-deps.sh (it installs Debian's chromium)")
 	}
 	c := testConfig(t)
 	seedState(t, c)

@@ -87,14 +87,14 @@ func requireDocker(t testing.TB) *dockerAPI {
 	t.Helper()
 	api, host, err := newDockerAPI()
 	if err != nil {
-		t.Fatalf("testenv: Docker Engine: %v", err)
+		Missing(t, "testenv: Docker Engine: %v", err)
 	}
 	status, body, err := api.get(t.Context(), "/_ping")
 	if err != nil {
-		t.Fatalf("testenv: the Docker Engine at %s is unreachable (is dockerd running, may this user use its socket?): %v", host, err)
+		Missing(t, "testenv: the Docker Engine at %s is unreachable (is dockerd running, may this user use its socket?): %v", host, err)
 	}
 	if status != http.StatusOK {
-		t.Fatalf("testenv: the Docker Engine at %s answered the ping with %d: %s", host, status, strings.TrimSpace(string(body)))
+		Missing(t, "testenv: the Docker Engine at %s answered the ping with %d: %s", host, status, strings.TrimSpace(string(body)))
 	}
 	return api
 }
@@ -111,7 +111,7 @@ func RequirePostgresImage(t testing.TB) string {
 		t.Fatalf("testenv: inspecting image %s: %v", PostgresImage, err)
 	}
 	if status == http.StatusNotFound {
-		t.Fatalf("testenv: Docker image %s not found: run scripts/build-postgres-image.sh (or scripts/test-deps.sh)", PostgresImage)
+		Missing(t, "testenv: Docker image %s not found: run scripts/build-postgres-image.sh (or scripts/test-deps.sh)", PostgresImage)
 	}
 	if status != http.StatusOK {
 		t.Fatalf("testenv: inspecting image %s: %d: %s", PostgresImage, status, strings.TrimSpace(string(body)))
@@ -125,7 +125,7 @@ func RequirePostgresImage(t testing.TB) string {
 		t.Fatalf("testenv: inspecting image %s: %v", PostgresImage, err)
 	}
 	if want := wantImageVersion(); want != "" && img.Config.Labels[imageVersionLabel] != want {
-		t.Fatalf("testenv: Docker image %s is out of date (%s=%q, the script builds %q): run scripts/build-postgres-image.sh",
+		Missing(t, "testenv: Docker image %s is out of date (%s=%q, the script builds %q): run scripts/build-postgres-image.sh",
 			PostgresImage, imageVersionLabel, img.Config.Labels[imageVersionLabel], want)
 	}
 	return PostgresImage

@@ -22,7 +22,7 @@ func TestPostgresImage(t *testing.T) {
 	image := testenv.RequirePostgresImage(t)
 	docker, err := exec.LookPath("docker")
 	if err != nil {
-		t.Fatal("docker CLI not found: install docker.io")
+		testenv.Missing(t, "docker CLI not found: install docker.io")
 	}
 
 	// An archive to restore, shaped like a Heroku one.

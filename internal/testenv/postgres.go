@@ -68,6 +68,19 @@ func postgresBinDir() string {
 	return best
 }
 
+// RequirePostgres checks that PostgreSQL's server programs are here and
+// returns their directory; when they are not, the test ends (Missing).
+// Fixtures built once (sync.Once) call it first, so that every test that
+// shares them is skipped, not only the first.
+func RequirePostgres(t testing.TB) string {
+	t.Helper()
+	binDir := postgresBinDir()
+	if binDir == "" || !isExecutable(filepath.Join(binDir, "initdb")) {
+		Missing(t, "testenv: postgres server programs not found (no /usr/lib/postgresql/*/bin/initdb): %s", depsHint)
+	}
+	return binDir
+}
+
 // StartPostgres initialises a cluster in a fresh temporary directory, starts
 // it on 127.0.0.1:<free port> (socket in that directory) and waits until it
 // accepts connections; t.Cleanup stops it with an immediate shutdown and
@@ -76,10 +89,7 @@ func postgresBinDir() string {
 // setpriv. The programs come from BinDir; if they are missing the test fails.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
-	binDir := postgresBinDir()
-	if binDir == "" || !isExecutable(filepath.Join(binDir, "initdb")) {
-		t.Fatalf("testenv: postgres server programs not found (no /usr/lib/postgresql/*/bin/initdb): %s", depsHint)
-	}
+	binDir := RequirePostgres(t)
 	runAs, err := pgRunAs()
 	if err != nil {
 		t.Fatalf("testenv: %v: %s", err, depsHint)

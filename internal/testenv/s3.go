@@ -88,7 +88,7 @@ func StartS3(t testing.TB, opts ...S3Option) *S3 {
 	t.Helper()
 	bin := findExecutable("LIFEBOAT_MINIO_BIN", "minio", filepath.Join(toolsDir(), "minio"))
 	if bin == "" {
-		t.Fatal("testenv: minio not found: " + depsHint)
+		Missing(t, "testenv: minio not found: %s", depsHint)
 	}
 	dir := t.TempDir()
 	s := &S3{

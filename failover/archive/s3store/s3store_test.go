@@ -40,6 +40,7 @@ var (
 )
 
 func realDump(t *testing.T) []byte {
+	testenv.RequirePostgres(t)
 	dumpOnce.Do(func() {
 		p := testenv.StartPostgres(t)
 		testenv.LoadHerokuLike(t, p, "app", 500)
