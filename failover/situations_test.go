@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,7 +49,7 @@ apps:
 
 // The three situations, each through the Ops path the commands use:
 // refresh (and refresh again: up to date), failover from what is on the
-// VPS, refresh refused while serving, failback (a verified dump), failback
+// VPS, refresh skipped while serving, failback (a verified dump), failback
 // --complete; every run recorded.
 func TestRefreshFailoverFailback(t *testing.T) {
 	s := newBucketStandby(t)
@@ -83,8 +82,9 @@ func TestRefreshFailoverFailback(t *testing.T) {
 	if sv, _ := s.State.Serving(); sv == nil || sv.Generation != 1 {
 		t.Fatalf("serving record after failover: %+v", sv)
 	}
-	if _, err := o.Refresh(ctx, s, RefreshOptions{}); !errors.Is(err, ErrServing) {
-		t.Fatalf("refresh while serving: %v, want ErrServing", err)
+	// A refresh while serving does nothing, by design: not a failure.
+	if res, err := o.Refresh(ctx, s, RefreshOptions{}); err != nil || res.Outcome != OutcomeSkippedServing {
+		t.Fatalf("refresh while serving: %s, %v; want %s", res.Outcome, err, OutcomeSkippedServing)
 	}
 
 	// Failback: a dump of the serving database, read back to its end.
@@ -112,8 +112,8 @@ func TestRefreshFailoverFailback(t *testing.T) {
 			t.Errorf("%d %s runs recorded (%v), want %d or more", len(runs), kind, err, want)
 		}
 	}
-	if last, _ := s.State.LastRun("refresh"); last == nil || last.OK || last.Outcome != OutcomeFailed {
-		t.Errorf("the refused refresh is not the last refresh recorded: %+v", last)
+	if last, _ := s.State.LastRun("refresh"); last == nil || !last.Skipped || last.Outcome != OutcomeSkippedServing {
+		t.Errorf("the skipped refresh is not the last refresh recorded: %+v", last)
 	}
 	if last, _ := s.State.LastRun("failback"); last == nil || !last.OK || last.Outcome != OutcomeCompleted {
 		t.Errorf("last failback run: %+v", last)
