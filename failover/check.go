@@ -132,6 +132,9 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 		}
 	}
 
+	// The data: the last comparison of row counts with the restore before.
+	r.Findings = append(r.Findings, s.driftFinding(r.CheckedAt))
+
 	// The standby itself.
 	if g, err := s.CurrentGeneration(); err != nil {
 		add("standby database", false, "run lifeboat refresh (or lifeboat restore)", "%v", err)

@@ -22,6 +22,9 @@ type DrillOptions struct {
 	Offline bool
 	// Keep leaves the drill's containers running (the next drill removes them).
 	Keep bool
+	// AcceptDrift records row counts that drifted beyond database.drift
+	// without failing the drill.
+	AcceptDrift bool
 	// Trigger is schedule, manual or webhook; TriggeredBy names who or what.
 	Trigger     string
 	TriggeredBy string
@@ -53,7 +56,7 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 
 	d := &drill{standby: s, opts: o, rep: rep, ph: newPhaser(rep, start),
 		site: site{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
-			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id)}}
+			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id), Rows: s.State}}
 	if removed, err := s.cleanDrills(ctx); err != nil {
 		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
 	} else if len(removed) > 0 {
@@ -104,7 +107,7 @@ func (d *drill) run(ctx context.Context) error {
 	// database-start, restore, checks: a fresh generation in the drill's
 	// own records, never promoted.
 	s.say("drill %s: restoring into a fresh database on an internal network", rep.ID)
-	br, err := d.Build(ctx, RestoreRequest{ArchivePath: archivePath})
+	br, err := d.Build(ctx, RestoreRequest{ArchivePath: archivePath, AcceptDrift: d.opts.AcceptDrift, DrillID: rep.ID})
 	var g *state.Generation
 	if br != nil {
 		g = br.Generation
@@ -120,6 +123,7 @@ func (d *drill) run(ctx context.Context) error {
 		for _, t := range g.Tables {
 			rep.Tables = append(rep.Tables, report.Table{Schema: t.Schema, Name: t.Name, Rows: t.Rows})
 		}
+		rep.Drift = g.Drift
 	}
 	// RTO and RPO are computed from the phases by report.Finalize.
 	if err != nil {

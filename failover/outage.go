@@ -76,7 +76,9 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 	if g == nil {
 		// Cold: restore from the cache.
 		s.say("cold failover: restoring the newest cached archive")
-		br, err := s.Restore(ctx, RestoreRequest{})
+		// In an outage the newest cached data is all there is: drift is
+		// recorded, it does not stop the failover.
+		br, err := s.Restore(ctx, RestoreRequest{AcceptDrift: true})
 		if err != nil {
 			return res, err
 		}

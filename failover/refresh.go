@@ -32,6 +32,9 @@ type RefreshOptions struct {
 	// Force restores even when the archive is not newer, and runs even
 	// while failed over.
 	Force bool
+	// AcceptDrift restores even when row counts drifted beyond
+	// database.drift since the last verified restore (recorded, not failed).
+	AcceptDrift bool
 }
 
 // RefreshResult says what Refresh did.
@@ -142,8 +145,14 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 	}
 
 	// 4. A new generation, built beside the running one.
-	br, err := s.Build(ctx, RestoreRequest{ArchivePath: fr.Entry.Path})
+	br, err := s.Build(ctx, RestoreRequest{ArchivePath: fr.Entry.Path, AcceptDrift: o.AcceptDrift})
 	res.Generation = br.Generation
+	if br.Generation != nil {
+		for _, w := range br.Generation.Drift.Warnings {
+			res.Warnings = append(res.Warnings, w+", "+br.Generation.Drift.Between())
+		}
+		run.Details["drift"] = br.Generation.Drift.Summary()
+	}
 	t.done("restore")
 	if err != nil {
 		return res, err

@@ -39,6 +39,11 @@ type RestoreRequest struct {
 	// KeepPreviousRunning leaves the previous generation's container running
 	// after the switch (refresh retires it once the app runs on the new one).
 	KeepPreviousRunning bool
+	// AcceptDrift records row counts that drifted beyond database.drift
+	// without failing (the operator knows a table was dropped or purged).
+	AcceptDrift bool
+	// DrillID names a drill's restore in row-count comparisons.
+	DrillID string
 }
 
 // RestoreResult says what Restore did.
@@ -115,10 +120,18 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 	buildErr := s.build(ctx, g, ref, sum, chk, t)
 	g.Phases = t.phases
 	g.FinishedAt = time.Now().UTC()
+	if buildErr == nil {
+		buildErr = s.dataChecks(g, req)
+	}
 	if buildErr != nil {
 		s.Discard(g, buildErr)
+		if s.Names.IsDrill() {
+			// A drill's restore has no "current database" to speak of.
+			return res, buildErr
+		}
 		return res, fmt.Errorf("generation %d failed, the current database is untouched: %w", n, buildErr)
 	}
+	s.recordVerified(g, req)
 	return res, s.State.Save(g)
 }
 

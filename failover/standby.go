@@ -52,6 +52,9 @@ type site struct {
 	Progress io.Writer
 	// Names names and labels the site's Docker objects.
 	Names names.Scope
+	// Rows is where the app's verified row counts live, when not in State
+	// (a drill's copy keeps its generation records apart).
+	Rows *state.Store
 }
 
 // NewStandby returns the app's standby; eng may be nil for operations that

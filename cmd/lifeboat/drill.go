@@ -62,6 +62,7 @@ drill removes the leftovers of a killed one. The report is kept under
 	}
 	c.Flags().BoolVar(&o.Offline, "offline", false, "use the newest cached archive instead of S3's")
 	c.Flags().BoolVar(&o.Keep, "keep", false, "leave the drill's containers running for inspection")
+	c.Flags().BoolVar(&o.AcceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	c.Flags().StringVar(&o.Trigger, "trigger", "manual", "schedule, manual or webhook")
 	c.Flags().StringVar(&o.TriggeredBy, "triggered-by", "", "who or what started the drill (default: the user)")
 	return c

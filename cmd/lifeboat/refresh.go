@@ -11,7 +11,7 @@ import (
 )
 
 func newRefreshCmd(g *globals) *cobra.Command {
-	var force bool
+	var force, acceptDrift bool
 	c := &cobra.Command{
 		Use:   "refresh",
 		Short: "The scheduled job: newest archive → new verified generation → app on it → switch",
@@ -33,7 +33,7 @@ job's last run for check, the status page and the metrics. Each run is recorded 
 				return err
 			}
 			defer release()
-			res, err := g.ops().Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force})
+			res, err := g.ops().Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force, AcceptDrift: acceptDrift})
 			for _, w := range res.Warnings {
 				g.warn("%s", w)
 			}
@@ -44,6 +44,7 @@ job's last run for check, the status page and the metrics. Each run is recorded 
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "restore even when the archive is not newer, and run even while failed over")
+	c.Flags().BoolVar(&acceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	return c
 }
 
@@ -62,6 +63,9 @@ func printRefresh(w io.Writer, r *failover.RefreshResult) {
 	}
 	if r.App != nil && r.App.Stack != nil {
 		fmt.Fprintf(w, "  app: %s, web %s\n", strings.Join(r.App.Stack.Containers, ", "), r.App.Stack.WebURL)
+	}
+	if r.Generation != nil && (r.Generation.Drift.Compared || r.Generation.Drift.Note != "") {
+		fmt.Fprintf(w, "  rows: %s\n", r.Generation.Drift.Summary())
 	}
 	// A failure's error is printed once, by run, on stderr.
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
+	"github.com/lifeboat-dr/lifeboat/failover/drift"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
@@ -44,6 +47,7 @@ func (g *globals) standby(cmd *cobra.Command, locked bool) (s *failover.Standby,
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var archivePath string
+	var acceptDrift bool
 	c := &cobra.Command{
 		Use:   "restore",
 		Short: "Restore the newest cached archive into a new database generation, verify it, make it current",
@@ -53,7 +57,10 @@ postgres:{major} of the archive unless database.image says otherwise; the schema
 extensions the archive needs (heroku_ext) are created first; pg_restore runs inside the
 container with --jobs, --no-owner, --no-acl; then every table with data must exist (its
 exact row count is recorded), no sequence may be behind its column, the app's SQL checks
-must return true, and optionally amcheck verifies every B-tree index.
+must return true, and optionally amcheck verifies every B-tree index. Each table's row
+count is compared with the app's previous verified restore (database.drift: a table that
+disappeared, became empty or lost more than max_shrink fails; --accept-drift records it
+instead), and with the minimums in database.expect.
 
 Only a verified generation becomes current. A failed one is removed (its record and
 logs stay under the state dir) and the current generation is not touched. The previous
@@ -70,7 +77,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 				return err
 			}
 			defer release()
-			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: archivePath})
+			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: archivePath, AcceptDrift: acceptDrift})
 			if res.Generation != nil {
 				if eerr := g.emit(res, func(w io.Writer) { printGeneration(w, res.Generation) }); eerr != nil {
 					return eerr
@@ -80,6 +87,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 		},
 	}
 	c.Flags().StringVar(&archivePath, "archive", "", "restore this pg_dump custom-format file instead of the newest cached archive")
+	c.Flags().BoolVar(&acceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	return c
 }
 
@@ -150,7 +158,7 @@ func printGeneration(w io.Writer, g *state.Generation) {
 	}
 	fmt.Fprintf(w, "  checks:    %d of %d passed\n", ok, len(g.Checks))
 	for _, c := range g.Checks {
-		if !c.OK || c.Kind == "sql" || c.Kind == "amcheck" {
+		if !c.OK || c.Kind == "sql" || c.Kind == "amcheck" || c.Kind == report.KindDrift || c.Kind == report.KindExpect {
 			mark := "ok  "
 			if !c.OK {
 				mark = "FAIL"
@@ -158,6 +166,38 @@ func printGeneration(w io.Writer, g *state.Generation) {
 			fmt.Fprintf(w, "    %s %s: %s\n", mark, c.Name, c.Detail)
 		}
 	}
+	printDrift(w, g.Drift)
+}
+
+// printDrift lists the tables whose row count changed since the previous
+// verified restore, the biggest changes first.
+func printDrift(w io.Writer, d drift.Result) {
+	if !d.Compared {
+		return
+	}
+	var changed []drift.Change
+	for _, c := range d.Tables {
+		if c.Status != drift.StatusUnchanged {
+			changed = append(changed, c)
+		}
+	}
+	fmt.Fprintf(w, "  rows:      %d of %d tables changed since %s\n", len(changed), len(d.Tables), d.Previous)
+	for i, c := range changed {
+		if i == 20 {
+			fmt.Fprintf(w, "    … and %d more (--json lists them all)\n", len(changed)-i)
+			break
+		}
+		mark := map[string]string{drift.VerdictFail: "FAIL", drift.VerdictWarn: "WARN"}[c.Verdict]
+		fmt.Fprintf(w, "    %-4s %-40s %12s → %-12s %s\n", mark, c.Table, rowsText(c.Before, c.Status == drift.StatusNew),
+			rowsText(c.After, c.Status == drift.StatusDisappeared), c.Status)
+	}
+}
+
+func rowsText(n int64, absent bool) string {
+	if absent {
+		return "-"
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // checkArchiveFile refuses an --archive that is not a readable file,

@@ -231,6 +231,10 @@ type Database struct {
 	ShmSize ByteSize `mapstructure:"shm_size" json:"shm_size" yaml:"shm_size"`
 	// Checks are the app's own SQL checks: each must return a single true.
 	Checks []Check `mapstructure:"checks" json:"checks" yaml:"checks"`
+	// Drift is how much row counts may change since the previous verified
+	// restore; Expect the minimums the data must hold.
+	Drift  Drift  `mapstructure:"drift" json:"drift" yaml:"drift"`
+	Expect Expect `mapstructure:"expect" json:"expect" yaml:"expect"`
 }
 
 // Stack is the app itself: its image, processes and config vars.
@@ -727,8 +731,8 @@ func (c *Config) namedKey(key string) string {
 }
 
 // keepVarCase re-reads the config vars maps (app.vars, app.serving_vars)
-// with their keys' case intact: viper lowercases every key, and environment
-// variable names are case-sensitive.
+// and database.expect.rows with their keys' case intact: viper lowercases
+// every key, and environment variable and table names are case-sensitive.
 func (c *Config) keepVarCase(path string) *Problem {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -740,15 +744,22 @@ func (c *Config) keepVarCase(path string) *Problem {
 				Vars        map[string]string `yaml:"vars"`
 				ServingVars map[string]string `yaml:"serving_vars"`
 			} `yaml:"app"`
+			Database struct {
+				Expect struct {
+					Rows map[string]int64 `yaml:"rows"`
+				} `yaml:"expect"`
+			} `yaml:"database"`
 		} `yaml:"apps"`
 	}
 	if err := yaml.Unmarshal(b, &raw); err != nil {
-		return &Problem{Key: "apps[].app.vars", Message: fmt.Sprintf("app.vars and app.serving_vars must map names to strings: %v", err)}
+		return &Problem{Key: "apps[].app.vars", Message: fmt.Sprintf("app.vars and app.serving_vars must map names to strings, database.expect.rows table names to numbers: %v", err)}
 	}
 	for i := range c.Apps {
 		if i < len(raw.Apps) {
 			c.Apps[i].Stack.Vars = raw.Apps[i].App.Vars
 			c.Apps[i].Stack.ServingVars = raw.Apps[i].App.ServingVars
+			// Table names are case-sensitive too ("Users" is not "users").
+			c.Apps[i].Database.Expect.Rows = raw.Apps[i].Database.Expect.Rows
 		}
 	}
 	return nil
@@ -917,6 +928,10 @@ func (c *Config) applyDefaults() {
 		}
 		if a.Database.ShmSize == 0 {
 			a.Database.ShmSize = 256 << 20
+		}
+		if a.Database.Drift.MaxShrink == nil {
+			shrink := DefaultMaxShrink
+			a.Database.Drift.MaxShrink = &shrink
 		}
 		if a.Stack.Port == 0 {
 			a.Stack.Port = 5000
@@ -1206,6 +1221,7 @@ func (c *Config) Validate() error {
 			add(key+".download.checked_candidates", "must be at least 1")
 		}
 		validateDatabase(a.Database, key+".database", add)
+		validateDataChecks(a.Database, key+".database", add)
 		validateStack(a.Stack, key+".app", add)
 		if a.Drill.Retention < 1 {
 			add(key+".drill.retention", "must be at least 1")

@@ -76,6 +76,9 @@ type page struct {
 	AppOK    bool
 	Summary  string
 	History  *history
+	// Drift is the row-count comparison, the biggest changes first.
+	Drift        []driftRow
+	DriftSummary string
 }
 
 type kpi struct {
@@ -167,6 +170,8 @@ func newPage(r *Report, hist []*Report) *page {
 		p.Cands = append(p.Cands, candRow{Candidate: c, Restored: c.Key != "" && c.Key == r.Archive.Key})
 	}
 	p.History = newHistory(r, hist)
+	p.Drift, _ = driftRows(r, 0)
+	p.DriftSummary = driftSummary(r)
 	return p
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/lifeboat-dr/lifeboat/failover/drift"
 )
 
 // Markdown writes a summary of r for a pull request, a ticket or an
@@ -110,6 +112,19 @@ func Markdown(w io.Writer, r *Report) error {
 		p("### Failed checks\n\n| Check | Kind | Detail |\n|---|---|---|\n")
 		for _, c := range failed {
 			p("| %s | %s | %s |\n", md(c.Name), md(c.Kind), md(c.Detail))
+		}
+		p("\n")
+	}
+	p("### Row counts against the previous restore\n\n%s\n\n", md(driftSummary(r)))
+	if r.Drift.Compared {
+		rows, more := driftRows(r, 25)
+		p("| Table | Before | After | Change | |\n|---|---:|---:|---:|---|\n")
+		for _, row := range rows {
+			mark := map[string]string{drift.VerdictFail: "❌ ", drift.VerdictWarn: "⚠️ "}[row.Verdict]
+			p("| %s | %s | %s | %s | %s%s |\n", md(row.Table), row.Before, row.After, md(row.Change), mark, md(row.Status))
+		}
+		if more > 0 {
+			p("| … %d more tables, smaller changes (see the report's JSON) | | | | |\n", more)
 		}
 		p("\n")
 	}

@@ -28,6 +28,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/drift"
 )
 
 // Results.
@@ -77,6 +79,8 @@ const (
 	KindAmcheck  = "amcheck"
 	KindEgress   = "egress"
 	KindHealth   = "health"
+	KindDrift    = "drift"  // row counts against the previous verified restore
+	KindExpect   = "expect" // database.expect minimums
 )
 
 // Report is one drill's evidence. Every field is always present in its
@@ -110,6 +114,9 @@ type Report struct {
 	Notifications []Notification `json:"notifications"`
 	// Kept is true when the drill's containers were left running (--keep).
 	Kept bool `json:"kept"`
+	// Drift compares the restored row counts with the app's previous
+	// verified restore (a standby generation or a drill).
+	Drift drift.Result `json:"drift"`
 
 	// derived are the failures the last Finalize added, so that calling it
 	// again (after teardown, after the notifications) recomputes them
@@ -296,6 +303,7 @@ func (r *Report) normalize() {
 		r.Notifications = []Notification{}
 	}
 	r.Restore.normalize()
+	r.Drift.Normalize()
 }
 
 func (s *RestoreSummary) normalize() {
@@ -634,6 +642,10 @@ func checkAdvice(kind string) string {
 		return "The drill's network could reach the outside: a drill could send real e-mail or charge real cards. Make it an internal network and remove any proxy or firewall rule that lets it out."
 	case KindHealth:
 		return "The app did not answer its health check on the restored data: check app.health.path and the app's logs."
+	case KindDrift:
+		return "The data shrank against the previous verified restore: look at those tables at the source (a bad migration, a truncate, a backup job dumping the wrong database); if the change is intended, run the drill once with --accept-drift."
+	case KindExpect:
+		return "The restored data holds less than database.expect declares: check the backup job and the source database, or correct database.expect."
 	}
 	return "Investigate it and run the drill again."
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lifeboat-dr/lifeboat/failover/drift"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
@@ -104,7 +105,9 @@ type Generation struct {
 	Restore   RestoreOutcome `json:"restore"`
 	Checks    []Check        `json:"checks"`
 	Tables    []TableRows    `json:"tables"`
-	Phases    []Phase        `json:"phases"`
+	// Drift compares Tables with the previous verified restore of the app.
+	Drift  drift.Result `json:"drift"`
+	Phases []Phase      `json:"phases"`
 }
 
 // Seconds is the total time of the generation's phases.
