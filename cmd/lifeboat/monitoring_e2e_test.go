@@ -84,6 +84,10 @@ func TestMonitoringAfterAnOutage(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut, failover.DatabaseGoneAdvice) {
 		t.Errorf("db url: exit %d, %s", code, errOut)
 	}
+	code, _, errOut = lb(t, "--config", w.cfgPath, "db", "psql")
+	if code != exitFailed || !strings.Contains(errOut, failover.DatabaseGoneAdvice) {
+		t.Errorf("db psql: exit %d, %s", code, errOut)
+	}
 	code, out, errOut = lb(t, "--config", w.cfgPath, "failover", "--dry-run")
 	if code != 0 || !strings.Contains(out, failover.DatabaseGoneAdvice) || !strings.Contains(out, "will be restored") {
 		t.Errorf("failover --dry-run: exit %d\n%s\n%s", code, out, errOut)

@@ -340,6 +340,10 @@ func newDBCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A container removed by hand gets the same advice as db url.
+			if _, err := s.DatabaseURL(cmd.Context(), gen, false); errors.Is(err, failover.ErrDatabaseGone) {
+				return err
+			}
 			code, err := s.Engine.ExecInteractive(cmd.Context(), gen.Container,
 				append([]string{"psql", "--username", gen.User, "--dbname", gen.Database}, args...), "postgres")
 			if err != nil {
