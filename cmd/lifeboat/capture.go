@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/capture"
+	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
@@ -43,39 +46,46 @@ capture and a refresh may run together. Each run is recorded under
 				return err
 			}
 			if !app.Capture.Enabled() {
-				return usagef("app %s: capture.source is not set (pg_dump): Lifeboat makes no archives for it", app.Name)
+				return usagef("app %s: capture.source is not set (pg_dump or heroku): Lifeboat makes no archives for it", app.Name)
 			}
-			l, err := failover.CaptureLock(app, lock.CommandLine())
-			if err != nil {
-				return err
-			}
-			defer l.Release()
 			ctx := cmd.Context()
 			eng, err := engine.New(ctx)
 			if err != nil {
 				return err
 			}
 			defer eng.Close()
-			store, err := failover.OpenStore(ctx, app)
-			if err != nil {
-				return err
-			}
 			progress := textsafe.NewWriter(g.stderr)
-			log := g.logger(cfg)
-			c, err := capture.New(app, eng, store, log, progress)
-			if errors.Is(err, capture.ErrNotConfigured) {
-				return usageError{err}
-			} else if err != nil {
-				return err
-			}
-			res, err := g.operations(cfg).Capture(ctx, failover.NewStandby(app, eng, log, progress), c)
+			res, err := runCapture(ctx, g.operations(cfg), app, eng, g.logger(cfg), progress, lock.CommandLine())
 			progress.Flush()
-			if eerr := g.emit(res, func(w io.Writer) { printCapture(w, res) }); eerr != nil {
-				return eerr
+			if res != nil {
+				if eerr := g.emit(res, func(w io.Writer) { printCapture(w, res) }); eerr != nil {
+					return eerr
+				}
 			}
 			return err
 		},
 	}
+}
+
+// runCapture takes the app's capture lock and captures, with
+// notifications and metrics: for the command and for serve's hook.
+func runCapture(ctx context.Context, ops *failover.Ops, app *config.App, eng *engine.Engine, log *slog.Logger, progress io.Writer, command string) (*capture.Result, error) {
+	l, err := failover.CaptureLock(app, command)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	store, err := failover.OpenStore(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	c, err := capture.New(app, eng, store, log, progress)
+	if errors.Is(err, capture.ErrNotConfigured) {
+		return nil, usageError{err}
+	} else if err != nil {
+		return nil, err
+	}
+	return ops.Capture(ctx, failover.NewStandby(app, eng, log, progress), c)
 }
 
 func printCapture(w io.Writer, r *capture.Result) {

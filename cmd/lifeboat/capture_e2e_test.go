@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,15 +17,20 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/lifeboat/failover/capture"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/heroku/herokutest"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/web"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -329,6 +336,52 @@ func TestCaptureFailuresLeaveNothing(t *testing.T) {
 		}
 	})
 
+	t.Run("dump cancelled mid-way", func(t *testing.T) {
+		// A transaction holds a lock pg_dump needs; once pg_dump waits on
+		// it, its backend is terminated, as a follower's recovery conflict
+		// or an operator would.
+		ctx := context.Background()
+		holder, err := pgx.Connect(ctx, w.pg.URL("shopdb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Close(ctx)
+		tx, _ := holder.Begin(ctx)
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "LOCK TABLE app.accounts IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		killed := make(chan bool, 1)
+		go func() {
+			admin, err := pgx.Connect(ctx, w.pg.URL("postgres"))
+			if err != nil {
+				killed <- false
+				return
+			}
+			defer admin.Close(ctx)
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				var n int
+				admin.QueryRow(ctx, "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'lifeboat-capture' and wait_event_type = 'Lock'").Scan(&n)
+				if n > 0 {
+					killed <- true
+					return
+				}
+			}
+			killed <- false
+		}()
+		code, out, errOut := lb(t, "--config", w.cfgPath, "capture")
+		if !<-killed {
+			t.Fatal("pg_dump never waited on the lock")
+		}
+		if code != exitFailed || !strings.Contains(errOut, "pg_dump failed") {
+			t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+		}
+		noSecret(t, "capture", out, errOut)
+		if objs := w.objects(t); len(objs) != 0 || w.pendingUploads(t) != 0 || captureContainers(t) != 0 {
+			t.Fatalf("a cancelled dump left %v, %d pending uploads, %d containers", objs, w.pendingUploads(t), captureContainers(t))
+		}
+	})
+
 	t.Run("source unreachable", func(t *testing.T) {
 		u := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/shopdb?sslmode=disable", capturePW, testenv.FreePort(t))
 		os.WriteFile(w.urlFile, []byte(u), 0o600)
@@ -429,5 +482,170 @@ func TestCaptureEncrypted(t *testing.T) {
 	os.WriteFile(w.cfgPath, []byte(strings.Replace(withID, id.Recipient().String(), "age1nope", 1)), 0o600)
 	if code, _, errOut = lb(t, "--config", w.cfgPath, "capture"); code != exitUsage || !strings.Contains(errOut, "capture.encrypt.recipients") {
 		t.Fatalf("bad recipient: exit %d, %s", code, errOut)
+	}
+}
+
+// herokuConfig points the world's app at a fake Heroku (Platform and Data
+// APIs) with the given capture source.
+func (w *captureWorld) herokuConfig(t *testing.T, h *herokutest.Server, source string) {
+	token := filepath.Join(t.TempDir(), "heroku-token")
+	os.WriteFile(token, []byte(h.Token+"\n"), 0o600)
+	cfg := mustRead(t, w.cfgPath)
+	cfg = strings.Replace(cfg, "      source: pg_dump\n      database_url_file: "+w.urlFile+"\n",
+		fmt.Sprintf("      source: %s\n      data_api_url: %s\n      poll: 100ms\n", source, h.URL), 1)
+	cfg += fmt.Sprintf("    app:\n      heroku: {app: %s, token_file: %s, api_url: %s}\n", h.App, token, h.URL)
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+}
+
+// TestCaptureFromHerokuPGBackups: a backup made by (a stand-in for) Heroku
+// PGBackups, started, followed and downloaded as the Heroku CLI does, lands
+// in the bucket verified; a failed Heroku backup says why.
+func TestCaptureFromHerokuPGBackups(t *testing.T) {
+	w := newCaptureWorld(t, nil)
+	d := w.pg.Dump(t, "shopdb", "--no-acl", "--no-owner", "--exclude-schema=heroku_ext")
+	h := herokutest.Start(t, d)
+	w.herokuConfig(t, h, "heroku")
+	code, out, errOut := lb(t, "--config", w.cfgPath, "capture", "--json")
+	if code != 0 {
+		t.Fatalf("capture exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var res captureJSON
+	json.Unmarshal([]byte(out), &res)
+	if got := w.s3.Get(t, captureBucket, res.Key); !bytes.Equal(gunzip(t, got), d) {
+		t.Fatal("the stored archive is not Heroku's dump")
+	}
+	if h.TokenLeaked() || strings.Contains(out+errOut, h.Token) {
+		t.Fatal("the Heroku token was sent with the download or shown")
+	}
+	if res.Info.ServerVersion == "" || !strings.Contains(out, `"backup": "b042"`) || !strings.Contains(out, `"source": "heroku"`) {
+		t.Fatalf("result %s", out)
+	}
+	code, out, errOut = lb(t, "--config", w.cfgPath, "fetch", "--json")
+	if code != 0 || !strings.Contains(out, res.Key) {
+		t.Fatalf("fetch exit %d:\n%s\n%s", code, out, errOut)
+	}
+
+	h.Fail = []string{"pg_dump: error: Dumping the contents of table \"events\" failed: PQgetResult() failed.", "pg_dump: error: Error message from server: ERROR:  canceling statement due to conflict with recovery"}
+	objects := len(w.objects(t))
+	code, _, errOut = lb(t, "--config", w.cfgPath, "capture")
+	if code != exitFailed || !strings.Contains(errOut, "heroku backup failed") || !strings.Contains(errOut, "conflict with recovery") || !strings.Contains(errOut, "b042") {
+		t.Fatalf("failed Heroku backup: exit %d\n%s", code, errOut)
+	}
+	if len(w.objects(t)) != objects {
+		t.Fatal("a failed Heroku backup left an object")
+	}
+}
+
+// TestCapturePgDumpURLFromHeroku: with no URL file, pg_dump's URL is the
+// config var asked from the Heroku Platform API at each run.
+func TestCapturePgDumpURLFromHeroku(t *testing.T) {
+	w := newCaptureWorld(t, nil)
+	h := herokutest.Start(t, nil)
+	h.ConfigVars["DATABASE_URL"] = strings.TrimSpace(mustRead(t, w.urlFile))
+	w.herokuConfig(t, h, "pg_dump")
+	code, out, errOut := lb(t, "--config", w.cfgPath, "capture", "--json")
+	if code != 0 || !strings.Contains(out, `"outcome": "captured"`) {
+		t.Fatalf("capture exit %d:\n%s\n%s", code, out, errOut)
+	}
+	noSecret(t, "capture", out, errOut)
+	if !strings.Contains(strings.Join(h.Requests(), ","), "GET /apps/shop-prod/config-vars") {
+		t.Fatalf("the URL was not asked from Heroku: %v", h.Requests())
+	}
+	delete(h.ConfigVars, "DATABASE_URL")
+	if code, _, errOut = lb(t, "--config", w.cfgPath, "capture"); code != exitFailed || !strings.Contains(errOut, "no config var DATABASE_URL") {
+		t.Fatalf("missing config var: exit %d, %s", code, errOut)
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCaptureHookStormRunsOneCapture: the real `lifeboat serve`, fifty
+// signed POST /hooks/capshop/capture at once: exactly one capture reaches
+// the bucket; the others are answered skipped.
+func TestCaptureHookStormRunsOneCapture(t *testing.T) {
+	w := newCaptureWorld(t, nil)
+	secret := filepath.Join(t.TempDir(), "hook-secret")
+	os.WriteFile(secret, []byte("3f1c0e5b9a7d4e2f8c6b1a0d9e8f7a6b\n"), 0o600)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	cfg := strings.Replace(mustRead(t, w.cfgPath), "log_level: warn\n",
+		fmt.Sprintf("log_level: warn\nserve: {listen: \"%s\", hook_secret_file: %s}\n", addr, secret), 1)
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := lb2(ctx, "--config", w.cfgPath, "serve")
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve does not answer")
+		}
+	}
+	const path = "/hooks/capshop/capture"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[string]int{}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"event":%d}`, i)
+			req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+			req.Header.Set("X-Lifeboat-Signature", web.Sign([]byte("3f1c0e5b9a7d4e2f8c6b1a0d9e8f7a6b"), time.Now(), http.MethodPost, path, []byte(body)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]string
+			json.NewDecoder(resp.Body).Decode(&m)
+			mu.Lock()
+			statuses[m["status"]]++
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	if statuses["started"] != 1 || statuses["skipped"] != 49 {
+		t.Fatalf("answers %v", statuses)
+	}
+	last := filepath.Join(w.stateDir, captureApp, "last-capture.json")
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := os.Stat(last); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hook's capture did not finish")
+		}
+	}
+	time.Sleep(time.Second) // nothing else may follow it
+	var dumps []string
+	for _, k := range w.objects(t) {
+		if !strings.HasSuffix(k, ".sha256") {
+			dumps = append(dumps, k)
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(w.stateDir, captureApp, "runs", "capture-*.json"))
+	if len(dumps) != 1 || len(runs) != 1 || !strings.Contains(mustRead(t, last), `"ok": true`) {
+		t.Fatalf("objects %v, runs %v, last %s", dumps, runs, mustRead(t, last))
 	}
 }

@@ -28,7 +28,7 @@ func newServeCmd(g *globals) *cobra.Command {
   GET  /status.json             the same as JSON
   GET  /metrics                 Prometheus metrics of every app
   GET  /apps/{app}/reports/{id} a drill report (id: latest or a drill id)
-  POST /hooks/{app}/refresh     trigger a refresh (or /drill), e.g. from an S3 event
+  POST /hooks/{app}/refresh     trigger a refresh (or /drill, or /capture), e.g. from an S3 event
                                 notification or a deploy hook, signed with the key in
                                 serve.hook_secret_file:
   X-Lifeboat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<METHOD>.<path>.<body>">
@@ -41,7 +41,8 @@ X-GitHub-Delivery once). Signing with curl and openssl:
   curl -X POST -H "X-Lifeboat-Signature: t=$t,v1=$sig" --data "$body" http://127.0.0.1:8077$path
 
 Triggers are single-flight per app and job: a trigger during a run is coalesced into at
-most one follow-up run.`,
+most one follow-up run. A capture trigger during a capture, or within capture.min_interval
+of the last successful one, is answered "skipped" with the time of that capture.`,
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{noJSON: "it runs until stopped (its status is at /status.json)"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +76,13 @@ most one follow-up run.`,
 			run := func(ctx context.Context, appName, job string) error {
 				app, err := cfg.App(appName)
 				if err != nil {
+					return err
+				}
+				if job == "capture" {
+					if eng == nil {
+						return engine.ErrUnreachable
+					}
+					_, err := runCapture(ctx, ops, app, eng, log, nil, "lifeboat serve: capture (hook)")
 					return err
 				}
 				l, err := failover.Lock(app, "lifeboat serve: "+job+" (hook)")

@@ -28,6 +28,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/heroku"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -97,8 +98,11 @@ type SourceInfo struct {
 	Follower      bool   `json:"follower"`
 	// Image is the image pg_dump ran in.
 	Image string `json:"image"`
-	// Host is the server's host name (never the URL: it holds a password).
+	// Host is the server's host name (never the URL: it holds a password),
+	// or the Heroku add-on.
 	Host string `json:"host"`
+	// Backup is the Heroku backup (b042) of source heroku.
+	Backup string `json:"backup,omitempty"`
 }
 
 // Result is what a capture did; it is also the run record's details.
@@ -198,9 +202,20 @@ func New(app *config.App, eng *engine.Engine, store Uploader, log *slog.Logger, 
 	var src Source
 	switch app.Capture.Source {
 	case config.CapturePgDump:
-		src = &PgDump{AppName: app.Name, URL: URLFromFile(app.Capture.DatabaseURLFile), Image: app.Capture.Image, Engine: eng, Progress: progress}
+		url := URLFromFile(app.Capture.DatabaseURLFile)
+		if app.Capture.DatabaseURLFile == "" {
+			url = URLFromHeroku(app.Stack.Heroku, app.Capture.Database)
+		}
+		src = &PgDump{AppName: app.Name, URL: url, Image: app.Capture.Image, Engine: eng, Progress: progress}
+	case config.CaptureHeroku:
+		token, err := readToken(app.Stack.Heroku.TokenFile)
+		if err != nil {
+			return nil, err
+		}
+		src = &HerokuBackups{App: app.Stack.Heroku.App, Database: app.Capture.Database, Poll: app.Capture.Poll.D(), Progress: progress,
+			Client: &heroku.Client{APIURL: app.Stack.Heroku.APIURL, DataURL: app.Capture.DataAPIURL, Token: token}}
 	default:
-		return nil, fmt.Errorf("%w: app %s has no capture.source (pg_dump)", ErrNotConfigured, app.Name)
+		return nil, fmt.Errorf("%w: app %s has no capture.source (pg_dump or heroku)", ErrNotConfigured, app.Name)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -284,6 +299,9 @@ func (c *Capturer) capture(ctx context.Context, res *Result) error {
 		res.TOCEntries, res.DataTables = len(a.Entries), len(a.Summary().DataTables)
 	}
 	res.DumpSHA256 = vr.DumpSHA256()
+	if res.Info.ServerVersion == "" && vr.archive != nil {
+		res.Info.ServerVersion = vr.archive.Header.ServerVersion
+	}
 	res.Size, res.SHA256, res.Parts = up.Size, up.SHA256, up.Parts
 	res.Verified = append(res.Verified, "pg_dump completed", "archive read to its end", "S3 checked every part's SHA-256")
 	if res.Encrypted != "" {

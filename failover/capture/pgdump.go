@@ -231,10 +231,13 @@ func dumpFailure(code int, stderr string) error {
 	if strings.Contains(stderr, "conflict with recovery") {
 		return fmt.Errorf("%w: %s\nThe follower replayed changes the dump still needed. Run the capture again at a quieter time, capture from the primary (capture.database), or, on a self-managed standby, raise max_standby_streaming_delay or turn on hot_standby_feedback", ErrRecoveryConflict, last)
 	}
-	for _, s := range []string{"could not connect", "connection to server", "password authentication failed", "could not translate host name", "timeout expired"} {
-		if strings.Contains(stderr, s) {
+	for _, s := range []string{"could not connect", "password authentication failed", "could not translate host name", "timeout expired"} {
+		if strings.Contains(stderr, s) || (strings.Contains(stderr, "connection to server at") && strings.Contains(stderr, "failed:")) {
 			return fmt.Errorf("%w: pg_dump could not connect (exit %d): %s", ErrSourceUnreachable, code, last)
 		}
+	}
+	if strings.Contains(stderr, "terminating connection") || strings.Contains(stderr, "server closed the connection unexpectedly") {
+		return fmt.Errorf("%w (exit %d): the server ended the dump's connection (an operator, a restart or a failover): %s\nNothing was stored; run the capture again", ErrDumpFailed, code, last)
 	}
 	return fmt.Errorf("%w (exit %d): %s", ErrDumpFailed, code, last)
 }

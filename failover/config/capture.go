@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/crypt"
@@ -14,20 +15,29 @@ const (
 	// CapturePgDump: pg_dump against a database URL, in a Postgres
 	// container of the server's major version.
 	CapturePgDump = "pg_dump"
+	// CaptureHeroku: Heroku PGBackups through the Heroku Data API.
+	CaptureHeroku = "heroku"
 )
 
 // Capture configures `lifeboat capture`: Lifeboat makes the archives
 // itself and stores them in the app's bucket (s3.bucket, s3.prefix), in the
 // layout heroku-database-backups uses and `fetch` reads.
 type Capture struct {
-	// Source is "pg_dump", or empty (no capture).
+	// Source is "pg_dump", "heroku", or empty (no capture).
 	Source string `mapstructure:"source" json:"source" yaml:"source"`
 	// DatabaseURLFile holds the database URL pg_dump connects to (mode
-	// 0600), e.g. a follower's postgres://… URL.
+	// 0600), e.g. a follower's postgres://… URL. Without it, pg_dump's URL
+	// is the config var Database, asked from the Heroku Platform API
+	// (app.heroku) at each run.
 	DatabaseURLFile string `mapstructure:"database_url_file" json:"database_url_file" yaml:"database_url_file"`
-	// Database is the Heroku config var that holds the URL (default
-	// DATABASE_URL); it names the archives, as heroku-database-backups does.
+	// Database is the Heroku config var of the database (default
+	// DATABASE_URL): it names the archives, as heroku-database-backups does,
+	// and picks the database on Heroku.
 	Database string `mapstructure:"database" json:"database" yaml:"database"`
+	// DataAPIURL is the Heroku Data API (source heroku).
+	DataAPIURL string `mapstructure:"data_api_url" json:"data_api_url" yaml:"data_api_url"`
+	// Poll is how often a Heroku backup in progress is asked about.
+	Poll Duration `mapstructure:"poll" json:"poll" yaml:"poll"`
 	// HerokuApp names the archives (default app.heroku.app, else the app's name).
 	HerokuApp string `mapstructure:"heroku_app" json:"heroku_app" yaml:"heroku_app"`
 	// Gzip wraps the dump in gzip (.dump.gz) for readers that expect it.
@@ -39,6 +49,10 @@ type Capture struct {
 	// be 10,000 × PartSize at most.
 	PartSize    ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
 	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
+	// MinInterval: a capture hook (POST /hooks/{app}/capture) within this
+	// long of the last successful capture's start, or during a capture, is
+	// answered "skipped" and starts nothing.
+	MinInterval Duration `mapstructure:"min_interval" json:"min_interval" yaml:"min_interval"`
 	// MaxAge: `check` fails when the last successful capture is older.
 	MaxAge Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
 	// Encrypt encrypts the archive on this machine before it is uploaded.
@@ -69,11 +83,20 @@ func (a *App) applyCaptureDefaults() {
 	if c.Image == "" {
 		c.Image = "auto"
 	}
+	if c.DataAPIURL == "" {
+		c.DataAPIURL = "https://api.data.heroku.com"
+	}
+	if c.Poll == 0 {
+		c.Poll = Duration(5 * time.Second)
+	}
 	if c.PartSize == 0 {
 		c.PartSize = 16 << 20
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 4
+	}
+	if c.MinInterval == 0 {
+		c.MinInterval = Duration(15 * time.Minute)
 	}
 	if c.MaxAge == 0 {
 		c.MaxAge = Duration(26 * time.Hour)
@@ -85,18 +108,31 @@ var (
 	imageRefSpace = regexp.MustCompile(`\s`)
 )
 
-func validateCapture(c Capture, key string, add func(key, format string, args ...any)) {
+func validateCapture(c Capture, h Heroku, key string, add func(key, format string, args ...any)) {
+	herokuAPI := h.App != "" && h.TokenFile != ""
 	switch c.Source {
 	case CaptureOff:
 		return
 	case CapturePgDump:
-		if c.DatabaseURLFile == "" {
-			add(key+".database_url_file", "is required with source pg_dump (a file of mode 0600 holding the postgres:// URL)")
-		} else if err := checkSecretFile(c.DatabaseURLFile); err != nil {
-			add(key+".database_url_file", "%v", err)
+		if c.DatabaseURLFile != "" {
+			if err := checkSecretFile(c.DatabaseURLFile); err != nil {
+				add(key+".database_url_file", "%v", err)
+			}
+		} else if !herokuAPI {
+			add(key+".database_url_file", "is required with source pg_dump (a file of mode 0600 holding the postgres:// URL), unless app.heroku.app and app.heroku.token_file let Lifeboat ask Heroku for capture.database at each run")
+		}
+	case CaptureHeroku:
+		if !herokuAPI {
+			add(key+".source", "heroku needs app.heroku.app and app.heroku.token_file (the Heroku app and an API token, mode 0600)")
+		}
+		if !strings.HasPrefix(c.DataAPIURL, "https://") && !strings.HasPrefix(c.DataAPIURL, "http://") {
+			add(key+".data_api_url", "must be a URL, got %q", c.DataAPIURL)
+		}
+		if c.Poll.D() < 100*time.Millisecond {
+			add(key+".poll", "must be at least 100ms, got %s", c.Poll)
 		}
 	default:
-		add(key+".source", "must be pg_dump, or left out (no capture), got %q", c.Source)
+		add(key+".source", "must be pg_dump or heroku, or left out (no capture), got %q", c.Source)
 	}
 	if !configVarRE.MatchString(c.Database) {
 		add(key+".database", "must be a config var name such as DATABASE_URL or HEROKU_POSTGRESQL_NAVY_URL, got %q", c.Database)
@@ -114,6 +150,11 @@ func validateCapture(c Capture, key string, add func(key, format string, args ..
 		if _, err := crypt.Recipients(c.Encrypt.Recipients); err != nil {
 			add(key+".encrypt.recipients", "%v", err)
 		}
+	}
+	if c.MinInterval.D() < time.Minute {
+		// Archive names have minute resolution: two captures in a minute
+		// would want the same key.
+		add(key+".min_interval", "must be at least 1m (archive names have minute resolution), got %s", c.MinInterval)
 	}
 	if c.Concurrency < 1 || c.Concurrency > 64 {
 		add(key+".concurrency", "must be between 1 and 64, got %d", c.Concurrency)

@@ -1230,7 +1230,7 @@ func (c *Config) Validate() error {
 			add(key+".check.min_size_ratio", "must be between 0 and 1, got %g", a.Check.MinSizeRatio)
 		}
 		a.Schedule.validate(key+".schedule", add)
-		validateCapture(a.Capture, key+".capture", add)
+		validateCapture(a.Capture, a.Stack.Heroku, key+".capture", add)
 	}
 	if len(problems) == 0 {
 		return nil

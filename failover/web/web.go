@@ -74,10 +74,11 @@ type Server struct {
 	seen    remembered
 }
 
-// flight is the state of one app's job: running, and whether one more run
-// was asked for meanwhile.
+// flight is the state of one app's job: running (since when), and whether
+// one more run was asked for meanwhile.
 type flight struct {
 	running, pending bool
+	since            time.Time
 	last             error
 	lastAt           time.Time
 }
@@ -87,7 +88,14 @@ const (
 	Started       = "started"        // a run began
 	Queued        = "queued"         // a run is going on; one more will follow it
 	AlreadyQueued = "already-queued" // a follow-up was already asked for: coalesced
+	Skipped       = "skipped"        // a capture runs, or ran within capture.min_interval: nothing started
 )
+
+// Gate decides, for a trigger of a job that has a minimum interval
+// (capture), whether it is skipped: it is called under the server's lock
+// with whether a run is going on and since when, and returns the time of
+// the last run that makes it skip.
+type Gate func(app, job string, running bool, since time.Time) (last time.Time, skip bool)
 
 // Handler returns the server's routes. ctx bounds the runs it starts.
 func (s *Server) Handler(ctx context.Context) http.Handler {
@@ -136,6 +144,14 @@ func (s *Server) logger() *slog.Logger {
 
 // Trigger asks for a run of job for app, single-flight.
 func (s *Server) Trigger(app, job string) string {
+	outcome, _ := s.TriggerGated(app, job, nil)
+	return outcome
+}
+
+// TriggerGated is Trigger with a gate checked atomically with it: when the
+// gate says skip, nothing starts or queues, and the time it gave is
+// returned with Skipped.
+func (s *Server) TriggerGated(app, job string, gate Gate) (string, time.Time) {
 	key := app + "/" + job
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,16 +163,21 @@ func (s *Server) Trigger(app, job string) string {
 		f = &flight{}
 		s.flights[key] = f
 	}
+	if gate != nil {
+		if last, skip := gate(app, job, f.running, f.since); skip {
+			return Skipped, last
+		}
+	}
 	switch {
 	case f.running && f.pending:
-		return AlreadyQueued
+		return AlreadyQueued, time.Time{}
 	case f.running:
 		f.pending = true
-		return Queued
+		return Queued, time.Time{}
 	}
-	f.running = true
+	f.running, f.since = true, time.Now()
 	go s.loop(app, job, f)
-	return Started
+	return Started, time.Time{}
 }
 
 func (s *Server) loop(app, job string, f *flight) {
@@ -169,7 +190,7 @@ func (s *Server) loop(app, job string, f *flight) {
 		s.mu.Lock()
 		f.last, f.lastAt = err, time.Now()
 		if f.pending && s.ctx.Err() == nil {
-			f.pending = false
+			f.pending, f.since = false, time.Now()
 			s.mu.Unlock()
 			continue
 		}
@@ -345,18 +366,54 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, herr.msg, herr.status)
 		return
 	}
-	if job != "refresh" && job != "drill" {
-		http.Error(w, "unknown job: use refresh or drill", http.StatusNotFound)
+	if job != "refresh" && job != "drill" && job != "capture" {
+		http.Error(w, "unknown job: use refresh, drill or capture", http.StatusNotFound)
 		return
 	}
-	if _, err := s.Config.App(app); err != nil || app == "" {
+	a, err := s.Config.App(app)
+	if err != nil || app == "" {
 		http.Error(w, "unknown app", http.StatusNotFound)
 		return
 	}
-	outcome := s.Trigger(app, job)
+	var gate Gate
+	if job == "capture" {
+		if !a.Capture.Enabled() {
+			http.Error(w, "capture is not configured for this app (capture.source)", http.StatusNotFound)
+			return
+		}
+		gate = captureGate(a)
+	}
+	outcome, last := s.TriggerGated(app, job, gate)
+	answer := map[string]string{"app": app, "job": job, "status": outcome}
+	code := http.StatusAccepted
+	if outcome == Skipped {
+		code = http.StatusOK
+		answer["last_capture_at"] = last.UTC().Format(time.RFC3339)
+		answer["min_interval"] = a.Capture.MinInterval.String()
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(map[string]string{"app": app, "job": job, "status": outcome})
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(answer)
+}
+
+// captureGate skips a capture trigger while a capture runs (its start is
+// the last capture), or within capture.min_interval of the start of the
+// last successful one (by a hook, a timer or by hand), so that a storm of
+// events never piles captures onto the database. A failed capture does not
+// hold the next one back.
+func captureGate(a *config.App) Gate {
+	return func(app, job string, running bool, since time.Time) (time.Time, bool) {
+		if running {
+			return since, true
+		}
+		runs, _ := (&state.Store{Dir: a.StateDir}).Runs("capture")
+		for _, r := range runs {
+			if r.OK {
+				return r.StartedAt, time.Since(r.StartedAt) < a.Capture.MinInterval.D()
+			}
+		}
+		return time.Time{}, false
+	}
 }
 
 // AppStatus is one app's line of the status page.

@@ -310,3 +310,79 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureHookStorm: fifty signed capture triggers at once (an S3 event
+// storm, a deploy hook gone mad) start exactly one capture; the rest are
+// answered "skipped" with the time of the capture that runs. Once it
+// succeeded, capture.min_interval keeps skipping; a failed capture does not
+// hold the next one back.
+func TestCaptureHookStorm(t *testing.T) {
+	c := testConfig(t)
+	c.Apps[0].Capture = config.Capture{Source: config.CapturePgDump, MinInterval: config.Duration(time.Hour)}
+	release := make(chan struct{})
+	var runs atomic.Int32
+	s := &Server{Config: c, HookSecret: []byte(testSecret), Run: func(ctx context.Context, app, job string) error {
+		runs.Add(1)
+		<-release
+		return nil
+	}}
+	h := s.Handler(context.Background())
+	body := []byte("{}")
+	const path = "/hooks/shop/capture"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var lastAt []string
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rec, m := post(t, h, path, body, sign(testSecret, path, body, i))
+			mu.Lock()
+			defer mu.Unlock()
+			counts[m["status"]]++
+			if m["status"] == Skipped {
+				if rec.Code != http.StatusOK {
+					t.Errorf("skipped answered %d", rec.Code)
+				}
+				lastAt = append(lastAt, m["last_capture_at"])
+			}
+		}(i)
+	}
+	wg.Wait()
+	if counts[Started] != 1 || counts[Skipped] != 49 {
+		t.Fatalf("answers %v, want 1 started and 49 skipped", counts)
+	}
+	if _, err := time.Parse(time.RFC3339, lastAt[0]); err != nil {
+		t.Fatalf("last_capture_at %q", lastAt[0])
+	}
+	close(release)
+	waitIdle(t, s)
+	if runs.Load() != 1 {
+		t.Fatalf("%d captures ran, want 1", runs.Load())
+	}
+
+	// The capture succeeded 10 minutes ago: within min_interval.
+	st := &state.Store{Dir: c.Apps[0].StateDir}
+	st.SaveRun(&state.Run{Kind: "capture", StartedAt: time.Now().Add(-10 * time.Minute), FinishedAt: time.Now().Add(-9 * time.Minute), OK: true, Outcome: "captured"})
+	if _, m := post(t, h, path, body, sign(testSecret, path, body, 60)); m["status"] != Skipped || m["min_interval"] != "1h0m0s" {
+		t.Fatalf("within min_interval: %v", m)
+	}
+	// A failed capture since does not hold the next one back, but the last
+	// success still does; past min_interval, a trigger starts one.
+	st.SaveRun(&state.Run{Kind: "capture", StartedAt: time.Now().Add(-time.Minute), FinishedAt: time.Now(), OK: false, Outcome: "failed"})
+	if _, m := post(t, h, path, body, sign(testSecret, path, body, 61)); m["status"] != Skipped {
+		t.Fatalf("after a failure, within min_interval of the last success: %v", m)
+	}
+	c.Apps[0].Capture.MinInterval = config.Duration(5 * time.Minute)
+	if _, m := post(t, h, path, body, sign(testSecret, path, body, 62)); m["status"] != Started {
+		t.Fatalf("past min_interval: %v", m)
+	}
+	waitIdle(t, s)
+
+	// An app without capture.source has no capture hook.
+	c.Apps[0].Capture.Source = ""
+	if rec, _ := post(t, h, path, body, sign(testSecret, path, body, 63)); rec.Code != http.StatusNotFound {
+		t.Fatalf("capture hook of an app without capture: %d", rec.Code)
+	}
+}
