@@ -151,6 +151,9 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 			add("standby database", true, "", "generation %d running, data captured %s", g.Number, g.Archive.CapturedAt.Format(time.RFC3339))
 		}
 	}
+	if s.App.Bucket.Check {
+		r.Findings = append(r.Findings, bucketFindings(ctx, s.App)...)
+	}
 	if serving != nil {
 		add("serving", true, "", "failed over since %s: the standby serves users", serving.Since.Format(time.RFC3339))
 	}

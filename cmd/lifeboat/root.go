@@ -118,6 +118,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	root.AddCommand(newScheduleCmd(g))
 	root.AddCommand(newCaptureCmd(g))
 	root.AddCommand(newDestroyCmd(g))
+	root.AddCommand(newBucketCmd(g))
 	applyUsageContract(g, root)
 	return root
 }

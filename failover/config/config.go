@@ -106,6 +106,8 @@ type App struct {
 	Schedule Schedule `mapstructure:"schedule" json:"schedule" yaml:"schedule"`
 	// Capture is Lifeboat making the archives itself (lifeboat capture).
 	Capture Capture `mapstructure:"capture" json:"capture" yaml:"capture"`
+	// Bucket is the lifecycle and the checks of the bucket itself.
+	Bucket Bucket `mapstructure:"bucket" json:"bucket" yaml:"bucket"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -980,6 +982,7 @@ func (c *Config) applyDefaults() {
 		}
 		a.Schedule.applyDefaults()
 		a.applyCaptureDefaults()
+		a.Bucket.applyDefaults()
 	}
 }
 
@@ -1231,6 +1234,7 @@ func (c *Config) Validate() error {
 		}
 		a.Schedule.validate(key+".schedule", add)
 		validateCapture(a.Capture, a.Stack.Heroku, key+".capture", add)
+		a.Bucket.validate(key+".bucket", add)
 	}
 	if len(problems) == 0 {
 		return nil

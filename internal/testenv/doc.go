@@ -6,6 +6,9 @@
 //     an aws-sdk-go-v2 client pointed at it; it can be stopped and started
 //     again for outage tests. [UseS3] gives the same helpers for another S3
 //     server (the demo's in-process one; the tests run MinIO).
+//     [WithDrives] starts it in erasure mode (Object Lock, tiers), [WithKMS]
+//     with a key for default bucket encryption; package miniotest adds
+//     users with IAM policies and remote tiers through MinIO's admin API.
 //   - [StartPostgres]: a throw-away local Postgres cluster, to produce real
 //     pg_dump custom-format archives ([Postgres.Dump]) of a database shaped
 //     like a Heroku app's ([LoadHerokuLike]).

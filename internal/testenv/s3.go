@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -48,6 +49,8 @@ type S3 struct {
 	bin, dataDir, certsDir, logPath string
 	host                            string // the address it listens on
 	port, consolePort               int
+	drives                          int    // 0: one data directory
+	kmsKey                          string // MINIO_KMS_SECRET_KEY, "" for none
 
 	mu     sync.Mutex
 	proc   *process // nil while stopped
@@ -104,7 +107,7 @@ func StartS3(t testing.TB, opts ...S3Option) *S3 {
 	for _, o := range opts {
 		o(s)
 	}
-	for _, d := range []string{s.dataDir, s.certsDir} {
+	for _, d := range append([]string{s.certsDir}, s.dataDirs()...) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
@@ -128,6 +131,13 @@ func StartS3(t testing.TB, opts ...S3Option) *S3 {
 	return s
 }
 
+// NewS3Client returns an aws-sdk-go-v2 client of the S3 server at endpoint
+// with the given keys, configured like [S3.Client] (for a second user of
+// the same server).
+func NewS3Client(endpoint, region, accessKey, secretKey string) *s3.Client {
+	return newS3Client(endpoint, region, accessKey, secretKey)
+}
+
 func newS3Client(endpoint, region, accessKey, secretKey string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:                     region,
@@ -141,6 +151,37 @@ func newS3Client(endpoint, region, accessKey, secretKey string) *s3.Client {
 
 // S3Option changes how StartS3 starts the server.
 type S3Option func(*S3)
+
+// WithDrives starts MinIO on n data directories (n >= 4) instead of one:
+// erasure mode, which Object Lock, versioning and lifecycle transitions
+// need (a single-directory server refuses them).
+func WithDrives(n int) S3Option {
+	return func(s *S3) { s.drives = n }
+}
+
+// WithKMS gives MinIO a built-in key (MINIO_KMS_SECRET_KEY), so that
+// buckets can have default encryption (SSE-S3).
+func WithKMS() S3Option {
+	return func(s *S3) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			panic(err)
+		}
+		s.kmsKey = "lifeboat-test-key:" + base64.StdEncoding.EncodeToString(key)
+	}
+}
+
+// dataDirs are the directories MinIO stores objects in.
+func (s *S3) dataDirs() []string {
+	if s.drives <= 1 {
+		return []string{s.dataDir}
+	}
+	var dirs []string
+	for i := 1; i <= s.drives; i++ {
+		dirs = append(dirs, filepath.Join(s.dataDir, fmt.Sprintf("drive%d", i)))
+	}
+	return dirs
+}
 
 // ListenOn makes the server listen on host, an address of this machine,
 // instead of 127.0.0.1: the gateway of a Docker network the test created,
@@ -158,11 +199,12 @@ func (s *S3) start() error {
 	if s.proc != nil {
 		return errors.New("already running")
 	}
-	cmd := exec.Command(s.bin, "server",
+	args := append([]string{"server",
 		"--address", net.JoinHostPort(s.host, strconv.Itoa(s.port)),
-		"--console-address", "127.0.0.1:"+strconv.Itoa(s.consolePort),
+		"--console-address", "127.0.0.1:" + strconv.Itoa(s.consolePort),
 		"--certs-dir", s.certsDir,
-		s.dataDir)
+	}, s.dataDirs()...)
+	cmd := exec.Command(s.bin, args...)
 	cmd.Env = append(minimalEnv(),
 		"HOME="+filepath.Dir(s.dataDir), // minio must not touch ~/.minio
 		"MINIO_ROOT_USER="+s.AccessKey,
@@ -172,6 +214,9 @@ func (s *S3) start() error {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=on", // no root-drive check, no interactive banner
 	)
+	if s.kmsKey != "" {
+		cmd.Env = append(cmd.Env, "MINIO_KMS_SECRET_KEY="+s.kmsKey)
+	}
 	p, err := startProcess("minio", cmd, s.logPath)
 	if err != nil {
 		return err

@@ -382,3 +382,7 @@ func (s *Store) Upload(ctx context.Context, key, path string, expires time.Durat
 
 // Bucket is the store's bucket.
 func (s *Store) Bucket() string { return s.opts.Bucket }
+
+// Client is the store's S3 client, for the requests about the bucket
+// itself that are not archive.Store's (failover/bucket).
+func (s *Store) Client() *s3.Client { return s.client }
