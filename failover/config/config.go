@@ -477,7 +477,7 @@ func Load(path string) (*Config, error) {
 	c.Path = path
 	// Unknown keys are found here rather than by mapstructure, which
 	// stops collecting them in a block that has a bad value too.
-	problems := append(decodeProblems(err), unknownKeys(unusedKeys(v.AllSettings(), reflect.TypeOf(c), ""))...)
+	problems := append(sectionProblems(decodeProblems(err)), unknownKeys(unusedKeys(v.AllSettings(), reflect.TypeOf(c), ""))...)
 	if p := c.keepVarCase(path); p != nil {
 		problems = append(problems, *p)
 	}
@@ -545,6 +545,40 @@ func decodeProblems(err error) []Problem {
 	}
 	walk(err)
 	return out
+}
+
+// sectionProblems rewrites "expected a map or struct" (a value where the
+// config has a section) to name the section's keys and, when a key of the
+// same name is elsewhere, that one: "bucket: b" at an app's level meant
+// s3.bucket.
+func sectionProblems(problems []Problem) []Problem {
+	for i, p := range problems {
+		if !strings.HasPrefix(p.Message, "expected a map or struct") {
+			continue
+		}
+		t, ok := typeAt(reflect.TypeOf(Config{}), p.Key)
+		if !ok {
+			continue
+		}
+		msg := "is a section (" + strings.Join(fieldNames(t), ", ") + "), not a value"
+		parent, leaf := "", p.Key
+		if i := strings.LastIndex(p.Key, "."); i >= 0 {
+			parent, leaf = p.Key[:i], p.Key[i+1:]
+		}
+		if pt, ok := typeAt(reflect.TypeOf(Config{}), parent); ok {
+			var elsewhere []string
+			for _, l := range leafKeys(pt, "") {
+				if strings.HasSuffix(l, "."+leaf) {
+					elsewhere = append(elsewhere, l)
+				}
+			}
+			if len(elsewhere) > 0 {
+				msg += " (did you mean " + strings.Join(elsewhere, " or ") + "?)"
+			}
+		}
+		problems[i].Message = msg
+	}
+	return problems
 }
 
 // typeProblem says what a value of the wrong type should have been.

@@ -287,7 +287,7 @@ apps:
 		t.Fatalf("got %v, want an *InvalidError wrapping ErrInvalid", err)
 	}
 	want := []Problem{
-		{"apps[shop].bucket", "unknown key (did you mean s3.bucket?)"},
+		{"apps[shop].bucket", "is a section (glacier_after, glacier_class, expire_after, abort_multipart_after, check, arn_partition), not a value (did you mean s3.bucket?)"},
 		{"apps[shop].cache.keep", `"many" is not a whole number`},
 		{"apps[shop].download.part_size", `"12 parsecs" is not a size (use e.g. 16MiB, 512KB or a number of bytes)`},
 		{"apps[shop].s3.bucket", "is required (the bucket your backup job writes to)"},
@@ -302,7 +302,7 @@ apps:
 			t.Errorf("problem %d: got %+v, want %+v", i, ie.Problems[i], want[i])
 		}
 	}
-	if !strings.HasPrefix(err.Error(), ie.Path+": invalid config:\n  apps[shop].bucket: unknown key") {
+	if !strings.HasPrefix(err.Error(), ie.Path+": invalid config:\n  apps[shop].bucket: is a section") {
 		t.Errorf("one style, path first:\n%v", err)
 	}
 }
