@@ -20,6 +20,9 @@ import (
 type DrillOptions struct {
 	// Offline uses the newest cached archive instead of S3's newest.
 	Offline bool
+	// Archive rehearses with this file (a vault entry's, say) instead of
+	// S3's newest; the caller resolves vault:NAME (ResolveArchive).
+	Archive string
 	// Keep leaves the drill's containers running (the next drill removes them).
 	Keep bool
 	// AcceptDrift records row counts that drifted beyond database.drift
@@ -158,6 +161,9 @@ func (d *drill) archive(ctx context.Context) (string, error) {
 	s, o, rep, ph := d.standby, d.opts, d.rep, d.ph
 	ph.begin("locate")
 	cache := Cache(s.App)
+	if o.Archive != "" {
+		return s.drillFile(o.Archive, rep, ph)
+	}
 	if o.Offline {
 		e, err := cache.Newest()
 		if err == nil {
@@ -206,6 +212,29 @@ func (d *drill) archive(ctx context.Context) (string, error) {
 	ph.add("verify", fr.VerifySeconds, nil)
 	setArchive(rep, *fr.Entry, "s3")
 	return fr.Entry.Path, nil
+}
+
+// drillFile rehearses with the archive at path: a vault entry or a cached
+// one carries its manifest's facts into the report; any other file its
+// header's.
+func (s *Standby) drillFile(path string, rep *report.Report, ph *phaser) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		_, err = os.Stat(abs)
+	}
+	switch e, ok := vaultEntry(s.App, abs); {
+	case err != nil:
+	case ok:
+		setArchive(rep, archive.Entry{Manifest: e.Manifest.Manifest, Path: e.Path}, "vault")
+	default:
+		rep.Archive = report.Archive{Key: "file://" + abs, Source: "file"}
+		if ce, found := cachedAt(s.App, abs); found {
+			setArchive(rep, ce, "cache")
+		}
+	}
+	ph.end(err)
+	ph.skip("download")
+	return abs, err
 }
 
 func setArchive(rep *report.Report, e archive.Entry, source string) {

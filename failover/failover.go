@@ -58,6 +58,7 @@ func NewFetcher(ctx context.Context, app *config.App, log *slog.Logger) (*archiv
 		Limits:      limits,
 		RestoreTier: app.S3.RestoreTier,
 		RestoreDays: app.S3.RestoreDays,
+		AfterVerify: afterVerify(app, log),
 		Log:         log,
 	}, nil
 }

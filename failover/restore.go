@@ -358,6 +358,13 @@ func (s *site) openArchive(ctx context.Context, path string) (state.ArchiveRef, 
 				}
 			}
 		}
+		// So is a file of the vault (a bad one is refused).
+		if e, ok := vaultEntry(s.App, path); ok {
+			if e.Vault.Bad {
+				return ref, dump.Summary{}, nil, fmt.Errorf("%w: %s is marked bad in the vault: %s", ErrArchive, path, e.Vault.BadReason)
+			}
+			ref, want = state.ArchiveRef{Key: e.Key, CapturedAt: e.CapturedAt}, e.DumpSHA256
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 func newDrillCmd(g *globals) *cobra.Command {
 	var o failover.DrillOptions
+	var archiveArg string
 	c := &cobra.Command{
 		Use:   "drill",
 		Short: "Rehearse a failover, isolated and measured, with an evidence report (RTO, RPO, checks)",
@@ -50,6 +51,11 @@ drill removes the leftovers of a killed one. The report is kept under
 				return err
 			}
 			defer release()
+			if archiveArg != "" {
+				if o.Archive, err = g.resolveArchive(s.App, archiveArg); err != nil {
+					return err
+				}
+			}
 			ops := g.ops()
 			rep, err := ops.Drill(cmd.Context(), s, o)
 			if rep != nil {
@@ -61,6 +67,7 @@ drill removes the leftovers of a killed one. The report is kept under
 		},
 	}
 	c.Flags().BoolVar(&o.Offline, "offline", false, "use the newest cached archive instead of S3's")
+	c.Flags().StringVar(&archiveArg, "archive", "", "rehearse with this pg_dump file, or vault:NAME (lifeboat vault list), instead of S3's newest")
 	c.Flags().BoolVar(&o.Keep, "keep", false, "leave the drill's containers running for inspection")
 	c.Flags().BoolVar(&o.AcceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	c.Flags().StringVar(&o.Trigger, "trigger", "manual", "schedule, manual or webhook")

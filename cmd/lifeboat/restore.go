@@ -51,7 +51,8 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "restore",
 		Short: "Restore the newest cached archive into a new database generation, verify it, make it current",
-		Long: `Restore an archive (the newest verified one in the local cache, or --archive FILE)
+		Long: `Restore an archive (the newest verified one in the local cache, --archive FILE, or
+--archive vault:NAME, an entry of the vault, checked against its manifest)
 into a new Postgres container (generation N+1) beside the current one: the image is
 postgres:{major} of the archive unless database.image says otherwise; the schemas and
 extensions the archive needs (heroku_ext) are created first; pg_restore runs inside the
@@ -77,7 +78,11 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 				return err
 			}
 			defer release()
-			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: archivePath, AcceptDrift: acceptDrift})
+			path, err := g.resolveArchive(s.App, archivePath)
+			if err != nil {
+				return err
+			}
+			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: path, AcceptDrift: acceptDrift})
 			if res.Generation != nil {
 				if eerr := g.emit(res, func(w io.Writer) { printGeneration(w, res.Generation) }); eerr != nil {
 					return eerr
@@ -86,7 +91,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 			return err
 		},
 	}
-	c.Flags().StringVar(&archivePath, "archive", "", "restore this pg_dump custom-format file instead of the newest cached archive")
+	c.Flags().StringVar(&archivePath, "archive", "", "restore this pg_dump custom-format file, or vault:NAME (lifeboat vault list), instead of the newest cached archive")
 	c.Flags().BoolVar(&acceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	return c
 }

@@ -119,6 +119,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	root.AddCommand(newCaptureCmd(g))
 	root.AddCommand(newDestroyCmd(g))
 	root.AddCommand(newBucketCmd(g))
+	root.AddCommand(newVaultCmd(g))
 	applyUsageContract(g, root)
 	return root
 }

@@ -68,6 +68,11 @@ type Fetcher struct {
 	// RestoreTier and RestoreDays are used for archived objects.
 	RestoreTier string
 	RestoreDays int
+	// AfterVerify, when set, is given every archive a fetch verified (or
+	// found already verified in the cache), before the cache is pruned:
+	// the vault keeps it, the mirror copies it. What it returns are
+	// warnings of the fetch: it never fails it.
+	AfterVerify func(ctx context.Context, e Entry) (warnings []string)
 	// PollInterval is how often a pending restore is checked with Wait.
 	PollInterval time.Duration
 	Log          *slog.Logger
@@ -236,6 +241,7 @@ func (f *Fetcher) fetchVersion(ctx context.Context, cand Candidate, req FetchReq
 
 	if e, ok := f.Cache.Find(obj.Key, obj.ETag); ok {
 		res.Status, res.Entry = FetchAlreadyCached, &e
+		f.afterVerify(ctx, e, res)
 		res.Pruned, err = f.prune(e.Path)
 		return err
 	}
@@ -356,8 +362,18 @@ func (f *Fetcher) fetchVersion(ctx context.Context, cand Candidate, req FetchReq
 	DiscardPartial(partial)
 	os.Remove(unpackTo)
 	res.Status, res.Entry = FetchFetched, &e
+	f.afterVerify(ctx, e, res)
 	res.Pruned, err = f.prune(e.Path)
 	return err
+}
+
+// afterVerify hands the verified archive to AfterVerify; its failure is a
+// warning of the fetch, never a failed fetch.
+func (f *Fetcher) afterVerify(ctx context.Context, e Entry, res *FetchResult) {
+	if f.AfterVerify == nil {
+		return
+	}
+	res.Warnings = append(res.Warnings, f.AfterVerify(ctx, e)...)
 }
 
 func (f *Fetcher) prune(protect string) ([]string, error) {

@@ -108,6 +108,8 @@ type App struct {
 	Capture Capture `mapstructure:"capture" json:"capture" yaml:"capture"`
 	// Bucket is the lifecycle and the checks of the bucket itself.
 	Bucket Bucket `mapstructure:"bucket" json:"bucket" yaml:"bucket"`
+	// Vault is the history of verified archives on the VPS.
+	Vault Vault `mapstructure:"vault" json:"vault" yaml:"vault"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -1017,6 +1019,7 @@ func (c *Config) applyDefaults() {
 		a.Schedule.applyDefaults()
 		a.applyCaptureDefaults()
 		a.Bucket.applyDefaults()
+		a.Vault.applyDefaults(a.StateDir)
 	}
 }
 
@@ -1269,6 +1272,7 @@ func (c *Config) Validate() error {
 		a.Schedule.validate(key+".schedule", add)
 		validateCapture(a.Capture, a.Stack.Heroku, key+".capture", add)
 		a.Bucket.validate(key+".bucket", add)
+		a.Vault.validate(key+".vault", a.Cache.Dir, add)
 	}
 	if len(problems) == 0 {
 		return nil
