@@ -154,6 +154,12 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 	if s.App.Bucket.Check {
 		r.Findings = append(r.Findings, bucketFindings(ctx, s.App)...)
 	}
+	if s.App.Vault.Enabled {
+		r.Findings = append(r.Findings, vaultFinding(s.App))
+	}
+	if s.App.Mirror.Enabled() {
+		r.Findings = append(r.Findings, mirrorFinding(s.App, s.Log))
+	}
 	if serving != nil {
 		add("serving", true, "", "failed over since %s: the standby serves users", serving.Since.Format(time.RFC3339))
 	}

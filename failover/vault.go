@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
@@ -30,29 +31,42 @@ func Vault(app *config.App) (*vault.Vault, error) {
 }
 
 // afterVerify is what happens to every archive a fetch verified, besides
-// the cache: the vault keeps it (when enabled). Failures are warnings.
+// the cache: the vault keeps it, the mirror gets a copy (each when
+// configured). Failures are warnings.
 func afterVerify(app *config.App, log *slog.Logger) func(context.Context, archive.Entry) []string {
-	if !app.Vault.Enabled {
+	if !app.Vault.Enabled && !app.Mirror.Enabled() {
 		return nil
 	}
 	return func(ctx context.Context, e archive.Entry) []string {
-		v, err := Vault(app)
-		if err != nil {
-			return []string{err.Error()}
+		var warnings []string
+		if app.Vault.Enabled {
+			warnings = append(warnings, keepInVault(ctx, app, e, log)...)
 		}
-		added, pruned, err := v.Add(ctx, e)
-		if err != nil {
-			log.Error("the vault could not keep the archive", "key", e.Key, "err", err)
-			return []string{fmt.Sprintf("the vault could not keep %s: %v", e.Key, err)}
+		if app.Mirror.Enabled() {
+			warnings = append(warnings, mirrorVerified(ctx, app, e, log)...)
 		}
-		if added {
-			log.Info("kept in the vault", "key", e.Key, "dir", v.Dir)
-		}
-		if len(pruned) > 0 {
-			log.Info("the vault's retention removed older archives", "names", strings.Join(pruned, ", "))
-		}
-		return nil
+		return warnings
 	}
+}
+
+// keepInVault keeps a verified archive in the vault.
+func keepInVault(ctx context.Context, app *config.App, e archive.Entry, log *slog.Logger) []string {
+	v, err := Vault(app)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	added, pruned, err := v.Add(ctx, e)
+	if err != nil {
+		log.Error("the vault could not keep the archive", "key", e.Key, "err", err)
+		return []string{fmt.Sprintf("the vault could not keep %s: %v", e.Key, err)}
+	}
+	if added {
+		log.Info("kept in the vault", "key", e.Key, "dir", v.Dir)
+	}
+	if len(pruned) > 0 {
+		log.Info("the vault's retention removed older archives", "names", strings.Join(pruned, ", "))
+	}
+	return nil
 }
 
 // ResolveArchive turns an --archive argument into a file path: "vault:NAME"
@@ -93,4 +107,32 @@ func cachedAt(app *config.App, path string) (archive.Entry, bool) {
 		}
 	}
 	return archive.Entry{}, false
+}
+
+// vaultFinding says for `lifeboat check` what the vault holds: entries
+// marked bad fail it (lifeboat vault verify marks them).
+func vaultFinding(app *config.App) Finding {
+	v, err := Vault(app)
+	if err != nil {
+		return Finding{Name: "vault", Detail: err.Error(), Fix: "check vault.*"}
+	}
+	l, err := v.List()
+	if err != nil {
+		return Finding{Name: "vault", Detail: err.Error(), Fix: "check vault.dir"}
+	}
+	var bad []string
+	for _, e := range l {
+		if e.Vault.Bad {
+			bad = append(bad, e.Name)
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		return Finding{Name: "vault", Detail: fmt.Sprintf("%d of %d entries marked bad: %s", len(bad), len(l), strings.Join(bad, ", ")),
+			Fix: "lifeboat vault list says why; look at the disk (smartctl, dmesg); the entries stay until you remove them"}
+	case len(l) == 0:
+		return Finding{Name: "vault", OK: true, Detail: "empty: the next fetch or refresh keeps its archive there"}
+	default:
+		return Finding{Name: "vault", OK: true, Detail: fmt.Sprintf("%d entries, the newest captured %s", len(l), l[0].CapturedAt.Format(time.RFC3339))}
+	}
 }

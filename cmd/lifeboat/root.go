@@ -120,6 +120,7 @@ Exit codes: 0 done, 1 failed, 2 bad usage or config, 75 another run holds the ap
 	root.AddCommand(newDestroyCmd(g))
 	root.AddCommand(newBucketCmd(g))
 	root.AddCommand(newVaultCmd(g))
+	root.AddCommand(newMirrorCmd(g))
 	applyUsageContract(g, root)
 	return root
 }

@@ -110,6 +110,8 @@ type App struct {
 	Bucket Bucket `mapstructure:"bucket" json:"bucket" yaml:"bucket"`
 	// Vault is the history of verified archives on the VPS.
 	Vault Vault `mapstructure:"vault" json:"vault" yaml:"vault"`
+	// Mirror is a second provider that gets a copy of each verified archive.
+	Mirror Mirror `mapstructure:"mirror" json:"mirror" yaml:"mirror"`
 
 	// StateDir is this app's own directory under the global state_dir.
 	StateDir string `mapstructure:"-" json:"state_dir" yaml:"-"`
@@ -1020,6 +1022,7 @@ func (c *Config) applyDefaults() {
 		a.applyCaptureDefaults()
 		a.Bucket.applyDefaults()
 		a.Vault.applyDefaults(a.StateDir)
+		a.Mirror.applyDefaults()
 	}
 }
 
@@ -1273,6 +1276,7 @@ func (c *Config) Validate() error {
 		validateCapture(a.Capture, a.Stack.Heroku, key+".capture", add)
 		a.Bucket.validate(key+".bucket", add)
 		a.Vault.validate(key+".vault", a.Cache.Dir, add)
+		a.Mirror.validate(key+".mirror", a.S3, add)
 	}
 	if len(problems) == 0 {
 		return nil

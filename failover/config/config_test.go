@@ -287,7 +287,7 @@ apps:
 		t.Fatalf("got %v, want an *InvalidError wrapping ErrInvalid", err)
 	}
 	want := []Problem{
-		{"apps[shop].bucket", "is a section (glacier_after, glacier_class, expire_after, abort_multipart_after, check, arn_partition), not a value (did you mean s3.bucket?)"},
+		{"apps[shop].bucket", "is a section (glacier_after, glacier_class, expire_after, abort_multipart_after, check, arn_partition), not a value (did you mean s3.bucket or mirror.bucket?)"},
 		{"apps[shop].cache.keep", `"many" is not a whole number`},
 		{"apps[shop].download.part_size", `"12 parsecs" is not a size (use e.g. 16MiB, 512KB or a number of bytes)`},
 		{"apps[shop].s3.bucket", "is required (the bucket your backup job writes to)"},
