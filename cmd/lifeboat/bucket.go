@@ -222,7 +222,13 @@ findings are part of lifeboat check.`,
 			if err != nil {
 				return err
 			}
-			if err := g.emit(r, func(w io.Writer) { printBucketFindings(w, r.Findings) }); err != nil {
+			if err := g.emit(r, func(w io.Writer) {
+				fs := make([]failover.Finding, len(r.Findings))
+				for i, f := range r.Findings {
+					fs[i] = failover.Finding(f)
+				}
+				printFindings(w, fs)
+			}); err != nil {
 				return err
 			}
 			if !r.OK {
@@ -239,15 +245,21 @@ findings are part of lifeboat check.`,
 	}
 }
 
-func printBucketFindings(w io.Writer, findings []s3bucket.Finding) {
+// printFindings prints check findings, one a line, with what to do under
+// each failing one.
+func printFindings(w io.Writer, findings []failover.Finding) {
+	width := 18
+	for _, f := range findings {
+		width = max(width, len(f.Name))
+	}
 	for _, f := range findings {
 		mark := "ok  "
 		if !f.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(w, "%s %-21s %s\n", mark, f.Name, f.Detail)
+		fmt.Fprintf(w, "%s %-*s %s\n", mark, width, f.Name, f.Detail)
 		if !f.OK && f.Fix != "" {
-			fmt.Fprintf(w, "     %-21s → %s\n", "", f.Fix)
+			fmt.Fprintf(w, "     %-*s → %s\n", width, "", f.Fix)
 		}
 	}
 }

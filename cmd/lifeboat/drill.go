@@ -183,18 +183,7 @@ database runs. Exit 1 on any failure; each finding says what to do.`,
 			}
 			defer release()
 			r, err := g.ops().Check(cmd.Context(), s)
-			if eerr := g.emit(r, func(w io.Writer) {
-				for _, f := range r.Findings {
-					mark := "ok  "
-					if !f.OK {
-						mark = "FAIL"
-					}
-					fmt.Fprintf(w, "%s %-18s %s\n", mark, f.Name, f.Detail)
-					if !f.OK && f.Fix != "" {
-						fmt.Fprintf(w, "     %-18s → %s\n", "", f.Fix)
-					}
-				}
-			}); eerr != nil {
+			if eerr := g.emit(r, func(w io.Writer) { printFindings(w, r.Findings) }); eerr != nil {
 				return eerr
 			}
 			return err

@@ -20,6 +20,24 @@ import (
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
+// twoServers starts the source MinIO (bucket "backups") and the mirror
+// (bucket "mirror"), and a Mirror between them with 5 MiB parts.
+func twoServers(t *testing.T) (src, dst *testenv.S3, st *s3store.Store, m *Mirror) {
+	t.Helper()
+	src = testenv.StartS3(t)
+	src.CreateBucket(t, "backups")
+	dst = testenv.StartS3(t)
+	dst.CreateBucket(t, "mirror")
+	st, err := s3store.New(t.Context(), s3store.Options{Bucket: "backups", Endpoint: src.Endpoint, PathStyle: true, Region: src.Region,
+		CredentialsFile: src.WriteCredentialsFile(t, t.TempDir()), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = &Mirror{Source: st, Dest: dst.Client, Bucket: "mirror", Name: "test mirror", PartSize: 5 << 20,
+		LedgerPath: filepath.Join(t.TempDir(), "mirror.json")}
+	return src, dst, st, m
+}
+
 func verified(t *testing.T, st *s3store.Store, key string, body []byte) archive.Entry {
 	t.Helper()
 	obj, err := st.Head(t.Context(), key)
@@ -38,10 +56,7 @@ func verified(t *testing.T, st *s3store.Store, key string, body []byte) archive.
 func TestMirrorStoppedMidCopyCatchesUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	src := testenv.StartS3(t)
-	src.CreateBucket(t, "backups")
-	dst := testenv.StartS3(t)
-	dst.CreateBucket(t, "mirror")
+	src, dst, st, m := twoServers(t)
 
 	body := make([]byte, 12<<20)
 	rand.Read(body)
@@ -50,13 +65,6 @@ func TestMirrorStoppedMidCopyCatchesUp(t *testing.T) {
 	small := "backups/shop/DATABASE_URL/2026-01-04_03-00_UTC__shop_DATABASE_URL.dump.gz"
 	src.Put(t, "backups", small, []byte("a small archive"))
 
-	st, err := s3store.New(ctx, s3store.Options{Bucket: "backups", Endpoint: src.Endpoint, PathStyle: true, Region: src.Region,
-		CredentialsFile: src.WriteCredentialsFile(t, t.TempDir()), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Mirror{Source: st, Dest: dst.Client, Bucket: "mirror", Name: "test mirror", PartSize: 5 << 20,
-		LedgerPath: filepath.Join(t.TempDir(), "mirror.json")}
 	for _, e := range []archive.Entry{verified(t, st, small, []byte("a small archive")), verified(t, st, key, body)} {
 		if err := m.Add(e); err != nil {
 			t.Fatal(err)
@@ -108,16 +116,7 @@ func TestMirrorStoppedMidCopyCatchesUp(t *testing.T) {
 func TestMirrorRefusesOtherBytes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	src := testenv.StartS3(t)
-	src.CreateBucket(t, "backups")
-	dst := testenv.StartS3(t)
-	dst.CreateBucket(t, "mirror")
-	st, err := s3store.New(ctx, s3store.Options{Bucket: "backups", Endpoint: src.Endpoint, PathStyle: true, Region: src.Region,
-		CredentialsFile: src.WriteCredentialsFile(t, t.TempDir()), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Mirror{Source: st, Dest: dst.Client, Bucket: "mirror", PartSize: 5 << 20, LedgerPath: filepath.Join(t.TempDir(), "mirror.json")}
+	src, dst, st, m := twoServers(t)
 
 	src.Put(t, "backups", "a.dump", []byte("verified bytes"))
 	e := verified(t, st, "a.dump", []byte("verified bytes"))
