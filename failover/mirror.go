@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
@@ -40,7 +39,7 @@ func OpenMirror(ctx context.Context, app *config.App, log *slog.Logger) (*mirror
 	}
 	return &mirror.Mirror{
 		Source: src, Dest: dst.Client(), Bucket: mc.Bucket, Name: "s3://" + mc.Bucket + " at " + mc.Endpoint,
-		PartSize: int64(mc.PartSize), LedgerPath: filepath.Join(app.StateDir, "mirror.json"), Log: log,
+		PartSize: int64(mc.PartSize), LedgerPath: StateOf(app).MirrorLedgerFile(), Log: log,
 	}, nil
 }
 

@@ -183,3 +183,7 @@ func (s *Store) PruneRuns(kind string, keep int) error {
 
 // ConfigVarsFile is where the Heroku config-var snapshot lives (0600).
 func (s *Store) ConfigVarsFile() string { return s.path("config-vars.json") }
+
+// MirrorLedgerFile is the mirror's ledger: every verified archive and
+// whether the mirror has it (failover/mirror).
+func (s *Store) MirrorLedgerFile() string { return s.path("mirror.json") }
