@@ -102,7 +102,7 @@ type Mirror struct {
 
 	// afterPart is called after each uploaded part (tests stop the
 	// mirror there).
-	afterPart func(part int)
+	afterPart func(key string, part int)
 }
 
 func (m *Mirror) log() *slog.Logger {
@@ -333,7 +333,7 @@ func (m *Mirror) uploadParts(ctx context.Context, src io.Reader, uploadID *strin
 		}
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256})
 		if m.afterPart != nil {
-			m.afterPart(int(n))
+			m.afterPart(key, int(n))
 		}
 		if rerr != nil { // the last, short part
 			break

@@ -72,8 +72,8 @@ func TestMirrorStoppedMidCopyCatchesUp(t *testing.T) {
 	}
 
 	stopped := false
-	m.afterPart = func(part int) {
-		if part == 1 && !stopped {
+	m.afterPart = func(k string, part int) {
+		if k == key && part == 1 && !stopped {
 			stopped = true
 			dst.Stop(t)
 		}
