@@ -69,6 +69,15 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if archivePath != "" {
+				if strings.HasPrefix(archivePath, failover.VaultPrefix) {
+					_, app, err := g.loadApp()
+					if err != nil {
+						return err
+					}
+					if archivePath, err = g.resolveArchive(app, archivePath); err != nil {
+						return err
+					}
+				}
 				if err := checkArchiveFile(archivePath); err != nil {
 					return err
 				}
@@ -78,11 +87,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 				return err
 			}
 			defer release()
-			path, err := g.resolveArchive(s.App, archivePath)
-			if err != nil {
-				return err
-			}
-			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: path, AcceptDrift: acceptDrift})
+			res, err := g.ops().Restore(cmd.Context(), s, failover.RestoreRequest{ArchivePath: archivePath, AcceptDrift: acceptDrift})
 			if res.Generation != nil {
 				if eerr := g.emit(res, func(w io.Writer) { printGeneration(w, res.Generation) }); eerr != nil {
 					return eerr
