@@ -222,7 +222,7 @@ func (s *Standby) nextSteps(r *FailoverResult) []string {
 	}
 	steps = append(steps,
 		fmt.Sprintf("Tell your users: data written after %s (the backup's capture time) is not on the standby.", r.DataCapturedAt.Format(time.RFC3339)),
-		"Do not run `lifeboat refresh` now: it refuses while serving, since it would discard the data written here.",
+		"`lifeboat refresh` does nothing while serving (it would discard the data written here): leave the timer be.",
 		"When AWS and Heroku are back: lifeboat failback (dumps this database and prints how to restore it into Heroku Postgres).")
 	return steps
 }
