@@ -40,6 +40,9 @@ run starts no second run; any other run of the same app meanwhile exits 75.`,
 // renderUnits loads the config and renders the units of app (all apps
 // when empty) that run bin (--bin; default: this binary).
 func (g *globals) renderUnits(bin, app string) (*config.Config, []schedule.Unit, error) {
+	if bin != "" && !filepath.IsAbs(bin) {
+		return nil, nil, usagef("--bin %s: name the lifeboat binary by an absolute path (the units run it from /)", bin)
+	}
 	cfg, err := g.load()
 	if err != nil {
 		return nil, nil, err
