@@ -1,17 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
-	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
@@ -73,120 +68,4 @@ drill removes the leftovers of a killed one. The report is kept under
 	c.Flags().StringVar(&o.Trigger, "trigger", "manual", "schedule, manual or webhook")
 	c.Flags().StringVar(&o.TriggeredBy, "triggered-by", "", "who or what started the drill (default: the user)")
 	return c
-}
-
-func newReportCmd(g *globals) *cobra.Command {
-	var htmlOut, mdOut string
-	c := &cobra.Command{
-		Use:   "report [ID|latest]",
-		Short: "Show a drill report (JSON with --json, an HTML page with --html FILE, Markdown with --markdown FILE)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, app, err := g.loadApp()
-			if err != nil {
-				return err
-			}
-			id := "latest"
-			if len(args) == 1 {
-				id = args[0]
-			}
-			drills := failover.StateOf(app).DrillsDir()
-			rep, err := report.Load(drills, id)
-			if err != nil {
-				return fmt.Errorf("%w (list them with lifeboat drills)", err)
-			}
-			if htmlOut != "" {
-				history, err := report.List(drills)
-				if err != nil {
-					return err
-				}
-				if err := writeFileWith(htmlOut, func(w io.Writer) error { return report.HTML(w, rep, history) }); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stderr, "wrote %s\n", htmlOut)
-			}
-			if mdOut != "" {
-				if err := writeFileWith(mdOut, func(w io.Writer) error { return report.Markdown(w, rep) }); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stderr, "wrote %s\n", mdOut)
-			}
-			if htmlOut != "" || mdOut != "" {
-				if g.json {
-					return g.emit(rep, nil)
-				}
-				return nil
-			}
-			return g.emit(rep, func(w io.Writer) { report.Markdown(w, rep) })
-		},
-	}
-	c.Flags().StringVar(&htmlOut, "html", "", "write the report as a self-contained HTML page to this file")
-	c.Flags().StringVar(&mdOut, "markdown", "", "write the report's Markdown summary to this file")
-	return c
-}
-
-// writeFileWith writes the file at path atomically (a temp file renamed
-// over it), so that a symbolic link or hard link planted at path, in /tmp
-// say, is replaced rather than followed.
-func writeFileWith(path string, write func(io.Writer) error) error {
-	return fsutil.WriteAtomic(path, 0o644, write)
-}
-
-func newDrillsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "drills",
-		Short: "List the app's drills, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, app, err := g.loadApp()
-			if err != nil {
-				return err
-			}
-			list, err := report.List(failover.StateOf(app).DrillsDir())
-			if err != nil {
-				return err
-			}
-			if list == nil {
-				list = []*report.Report{}
-			}
-			return g.emit(list, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tRESULT\tTRIGGER\tRTO\tRPO\tARCHIVE\tFAILURES")
-				for _, r := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, strings.ToUpper(r.Result), r.Trigger,
-						secs(r.RTO.Seconds), secs(r.RPO.Seconds), r.Archive.Key, strings.Join(r.Failures, "; "))
-				}
-				tw.Flush()
-			})
-		},
-	}
-}
-
-func secs(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
-}
-
-func newCheckCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "check",
-		Short: "Check the whole chain: archive fresh, sized and readable; last refresh and drill good and recent",
-		Long: `Check the backup chain as a whole: the newest archive in S3 is younger than
-check.max_archive_age (default 26h), not suspiciously small against the recent ones
-(check.min_size_ratio of their median), and readable; the standby's last refresh and
-last drill succeeded within check.max_refresh_age and check.max_drill_age; the standby
-database runs. Exit 1 on any failure; each finding says what to do.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, release, err := g.standby(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer release()
-			r, err := g.ops().Check(cmd.Context(), s)
-			if eerr := g.emit(r, func(w io.Writer) { printFindings(w, r.Findings) }); eerr != nil {
-				return eerr
-			}
-			return err
-		},
-	}
 }

@@ -7,43 +7,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
-	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/drift"
-	"github.com/lifeboat-dr/lifeboat/failover/engine"
-	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
-	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
-
-// standby loads the config, takes the app's lock when locked is set, and
-// connects to the Docker engine. release must be called.
-func (g *globals) standby(cmd *cobra.Command, locked bool) (s *failover.Standby, release func(), err error) {
-	cfg, app, err := g.loadApp()
-	if err != nil {
-		return nil, nil, err
-	}
-	unlock := func() {}
-	if locked {
-		l, err := failover.Lock(app, lock.CommandLine())
-		if err != nil {
-			return nil, nil, err
-		}
-		unlock = func() { l.Release() }
-	}
-	eng, err := engine.New(cmd.Context())
-	if err != nil {
-		unlock()
-		return nil, nil, err
-	}
-	return failover.NewStandby(app, eng, g.logger(cfg), textsafe.NewWriter(g.stderr)), func() { eng.Close(); unlock() }, nil
-}
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var archivePath string
@@ -235,136 +207,4 @@ func ifSet(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
-}
-
-func newRollbackCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "rollback",
-		Short: "Make the previous verified database generation current again",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, release, err := g.standby(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer release()
-			gen, err := g.ops().Rollback(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			return g.emit(gen, func(w io.Writer) {
-				fmt.Fprintf(w, "rolled back: generation %d is current\n", gen.Number)
-				printGeneration(w, gen)
-			})
-		},
-	}
-}
-
-func newGenerationsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "generations",
-		Short: "List the app's database generations",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, app, err := g.loadApp()
-			if err != nil {
-				return err
-			}
-			st := failover.StateOf(app)
-			list, err := st.List()
-			if err != nil {
-				return err
-			}
-			cur, _ := st.Current()
-			type row struct {
-				*state.Generation
-				Current bool `json:"current"`
-			}
-			rows := []row{}
-			for _, gen := range list {
-				rows = append(rows, row{gen, gen.Number == cur.Generation})
-			}
-			return g.emit(rows, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "\tGEN\tSTATUS\tCREATED\tARCHIVE CAPTURED\tSECONDS\tTABLES\tERROR")
-				for _, r := range rows {
-					mark := ""
-					if r.Current {
-						mark = "*"
-					}
-					errText := r.Error
-					if len(errText) > 80 {
-						errText = errText[:80] + "…"
-					}
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.1f\t%d\t%s\n", mark, r.Number, r.Status, r.CreatedAt.Format("2006-01-02 15:04"),
-						r.Archive.CapturedAt.Format("2006-01-02 15:04"), r.Seconds(), len(r.Tables), errText)
-				}
-				tw.Flush()
-			})
-		},
-	}
-}
-
-func newDBCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "db", Short: "Reach the current database generation"}
-	var reveal, internal bool
-	url := &cobra.Command{
-		Use:   "url",
-		Short: "Print the URL of the current database generation (password masked unless --reveal)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, release, err := g.standby(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer release()
-			gen, err := s.CurrentGeneration()
-			if err != nil {
-				return err
-			}
-			u, err := s.DatabaseURL(cmd.Context(), gen, internal)
-			if err != nil {
-				return err
-			}
-			if !reveal {
-				u = database.RedactURL(u)
-			}
-			return g.emit(map[string]any{"url": u, "generation": gen.Number, "password_file": s.State.PasswordFile(gen.Number)},
-				func(w io.Writer) { fmt.Fprintln(w, u) })
-		},
-	}
-	url.Flags().BoolVar(&reveal, "reveal", false, "include the password")
-	url.Flags().BoolVar(&internal, "internal", false, "the URL containers on the app's network use")
-	psql := &cobra.Command{
-		Use:         "psql [-- PSQL-ARGS...]",
-		Short:       "Open psql inside the current database generation's container",
-		Args:        cobra.ArbitraryArgs,
-		Annotations: map[string]string{noJSON: "psql talks to the terminal"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, release, err := g.standby(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer release()
-			gen, err := s.CurrentGeneration()
-			if err != nil {
-				return err
-			}
-			// A container removed by hand gets the same advice as db url.
-			if _, err := s.DatabaseURL(cmd.Context(), gen, false); errors.Is(err, failover.ErrDatabaseGone) {
-				return err
-			}
-			code, err := s.Engine.ExecInteractive(cmd.Context(), gen.Container,
-				append([]string{"psql", "--username", gen.User, "--dbname", gen.Database}, args...), "postgres")
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return fmt.Errorf("psql exited %d", code)
-			}
-			return nil
-		},
-	}
-	c.AddCommand(url, psql)
-	return c
 }
