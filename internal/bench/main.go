@@ -13,18 +13,21 @@
 //     demo-size archive and on the large one;
 //   - refresh: `lifeboat refresh --force --json` from a fresh state against
 //     the same done by hand (`aws s3 cp` + `gzip -d`, a Postgres container +
-//     `pg_restore --jobs N`, `docker run` of the app until /health answers).
+//     `pg_restore --jobs N`, `docker run` of the app until /health answers);
+//   - capture: `lifeboat capture --json` of a local cluster holding the large
+//     archive (plain, and age-encrypted) against `pg_dump -Fc` to a file
+//     then `aws s3 cp` of it.
 //
 // It makes (once, then caches under ~/.cache/lifeboat/bench/) a real
 // pg_dump custom-format archive of at least -size bytes from a local
 // PostgreSQL cluster, and its gzipped copy. Every suite runs -rounds rounds
-// (default: 5 for fetch and failover, 3 for restore and refresh), rotating
+// (default: 5 for fetch and failover, 3 for restore, refresh and capture), rotating
 // which contender goes first, and records each child's wall time and peak
 // RSS (getrusage, through a runner: see run). It prints a Markdown section
 // per suite for docs/BENCHMARKS.md on stdout and writes each to
 // DIR/SUITE.md (and all of them to -out, when given).
 //
-//	go run ./internal/bench -lifeboat bin/lifeboat [-suites fetch,restore,failover,refresh] [-rounds N] [-size 1GiB] [-jobs 2]
+//	go run ./internal/bench -lifeboat bin/lifeboat [-suites fetch,restore,failover,refresh,capture] [-rounds N] [-size 1GiB] [-jobs 2]
 package main
 
 import (
@@ -45,11 +48,11 @@ import (
 const bucket = "heroku-backups"
 
 // suiteNames are the suites in the order they run.
-var suiteNames = []string{"fetch", "restore", "failover", "refresh"}
+var suiteNames = []string{"fetch", "restore", "failover", "refresh", "capture"}
 
 // defaultRounds is each suite's number of rounds when -rounds is not given:
 // the restore and the refresh of a 1 GiB archive take a minute a round.
-var defaultRounds = map[string]int{"fetch": 5, "restore": 3, "failover": 5, "refresh": 3}
+var defaultRounds = map[string]int{"fetch": 5, "restore": 3, "failover": 5, "refresh": 3, "capture": 3}
 
 func main() {
 	if os.Getenv(runnerEnv) == "1" {
@@ -57,7 +60,7 @@ func main() {
 	}
 	bin := flag.String("lifeboat", "bin/lifeboat", "the lifeboat binary to measure")
 	suitesFlag := flag.String("suites", strings.Join(suiteNames, ","), "suites to run, comma-separated: "+strings.Join(suiteNames, ", "))
-	rounds := flag.Int("rounds", 0, "rounds per suite; each runs every contender once (default: fetch 5, restore 3, failover 5, refresh 3)")
+	rounds := flag.Int("rounds", 0, "rounds per suite; each runs every contender once (default: fetch 5, restore 3, failover 5, refresh 3, capture 3)")
 	sizeFlag := flag.String("size", "1GiB", "least size of the pg_dump archive (e.g. 1GiB, 64MiB)")
 	objects := flag.String("objects", "gz,dump", "fetch: objects to fetch: gz (KEY.dump.gz, as heroku-database-backups uploads) and/or dump (plain KEY.dump)")
 	tune := flag.String("tune", "", "fetch: extra lifeboat settings to measure besides the defaults, as CONCURRENCYxPART_SIZE, comma-separated (e.g. 8x32MiB,16x8MiB)")
@@ -259,6 +262,8 @@ func bench(t *testenv.Standalone, c config) (code int) {
 			md = failoverSuite(l)
 		case "refresh":
 			md = refreshSuite(l)
+		case "capture":
+			md = captureSuite(l)
 		}
 		path := filepath.Join(c.dir, suite+".md")
 		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
