@@ -148,7 +148,7 @@ func captureReport(m machine, a archiveSet, cs []contender, res map[string][]sam
 		"through the pg_dump reader into a multipart upload with per-part SHA-256 checksums, then the `.sha256` sidecar. "+
 		"*%s* adds `capture.encrypt.recipients` (one age X25519 key). *%s* is:\n\n", lifeboatCaptureName, c.pgImage, lifeboatAgeName, handCaptureName)
 	w("```sh\n%s```\n\n", indentScript(handCaptureScript))
-	w("with the host's pg_dump (the same major version) and the AWS CLI's defaults (8 MiB parts, 10 in flight). "+
+	w("with the host's pg_dump (the same major version) and the AWS CLI's defaults (8 MiB parts, 10 in flight). " +
 		"Peak RSS is the client processes': lifeboat's own (pg_dump runs in its container, outside it), and, by hand, the largest of pg_dump and aws.\n\n")
 	w("| contender | wall (s) | vs by hand | peak RSS (MiB) |\n| --- | --- | --- | --- |\n")
 	for _, ct := range cs {
