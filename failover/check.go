@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
@@ -160,6 +161,20 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 	if s.App.Mirror.Enabled() {
 		r.Findings = append(r.Findings, mirrorFinding(s.App, s.Log))
 	}
+	// Room for the next refresh.
+	switch plan, err := s.RoomPlan(ctx); {
+	case err != nil:
+		add("disk for the next refresh", false, "free space on the disk named (old Docker images, other files), or lower cache.min_free", "%v", err)
+	case plan == nil:
+		add("disk for the next refresh", true, "", "no archive cached yet: the first fetch and restore check their room as they go")
+	default:
+		var parts []string
+		for _, fs := range plan.Filesystems {
+			parts = append(parts, fmt.Sprintf("%s: ~%s needed, %s free, %s kept free", fs.Path, report.Bytes(fs.Need), report.Bytes(fs.Free), report.Bytes(fs.Keep)))
+		}
+		add("disk for the next refresh", true, "", "%s", strings.Join(parts, "; "))
+	}
+
 	if serving != nil {
 		add("serving", true, "", "failed over since %s: the standby serves users", serving.Since.Format(time.RFC3339))
 	}

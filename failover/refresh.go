@@ -84,6 +84,18 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 		return res, nil
 	}
 
+	// 0. Room on disk for what it will write, before anything starts; and
+	// the most it takes at once, measured while it runs.
+	plan, err := s.RoomPlan(ctx)
+	if plan != nil {
+		run.Details["disk_plan"] = plan
+	}
+	if err != nil {
+		return res, fmt.Errorf("refused before it started, nothing was touched: %w (free space, or lower cache.min_free)", err)
+	}
+	watch := s.watchDisk(ctx)
+	defer func() { run.Details["disk"] = watch.Stop() }()
+
 	// 1. The newest archive.
 	f, err := NewFetcher(ctx, s.App, s.Log)
 	if err != nil {

@@ -93,6 +93,11 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 	}
 	t.done("archive")
 
+	// Refused before anything is made when the volumes' disk cannot hold it.
+	if err := s.checkBuildRoom(ctx, ref, ref.Compression != "none"); err != nil {
+		return res, err
+	}
+
 	n, err := s.nextGeneration(ctx)
 	if err != nil {
 		return res, err
@@ -268,7 +273,18 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		}
 		analyzeErr <- srv.Analyze(ctx, jobs)
 	}()
-	go func() { syncErr <- srv.SyncData(ctx) }()
+	go func() {
+		err := srv.SyncData(ctx)
+		if err == nil {
+			// What the next generation is expected to take.
+			if n, serr := srv.DataSize(ctx); serr == nil {
+				g.DataBytes = n
+			} else {
+				s.Log.Warn("measuring the new generation's data directory", "err", serr)
+			}
+		}
+		syncErr <- err
+	}()
 	checks, tables, verr := srv.Verify(ctx, database.VerifyOptions{
 		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
 	})
@@ -382,6 +398,7 @@ func (s *site) openArchive(ctx context.Context, path string) (state.ArchiveRef, 
 	ref.Path, ref.DumpSHA256, ref.DumpSize = path, want, st.Size()
 	ref.DatabaseName = a.Header.DatabaseName
 	ref.ServerVersion, ref.PgDumpVersion = a.Header.ServerVersion, a.Header.PgDumpVersion
+	ref.Compression = a.Header.Compression
 	if ref.CapturedAt.IsZero() {
 		ref.CapturedAt = a.Header.CreatedAt.UTC()
 	}

@@ -19,7 +19,9 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
+	"github.com/lifeboat-dr/lifeboat/failover/diskspace"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
@@ -168,6 +170,10 @@ func TestRestoreHerokuArchiveMatchesSource(t *testing.T) {
 		if got := query(t, s, g, "show "+setting); got != want {
 			t.Errorf("the promoted generation runs with %s = %s, want %s", setting, got, want)
 		}
+	}
+	// Its data directory was measured, for the next refresh's estimate.
+	if g.DataBytes < 1<<20 {
+		t.Errorf("data directory of %d bytes", g.DataBytes)
 	}
 	if !hasPhase(g, "durable-restart") {
 		t.Errorf("phases %v: no durable-restart", g.Phases)
@@ -421,4 +427,50 @@ func hasPhase(g *state.Generation, name string) bool {
 		}
 	}
 	return false
+}
+
+// A generation that the volumes' disk cannot hold is refused before any
+// record, container or volume is made, with the numbers.
+func TestRestoreRefusedWhenTheDiskCannotHoldIt(t *testing.T) {
+	t.Parallel()
+	dump, _ := herokuArchive(t)
+	s := newTestStandby(t, func(a *config.App) { a.Cache.MinFree = "1GiB" })
+	ctx := context.Background()
+	root, err := s.Engine.RootDir(ctx)
+	if err != nil || root == "" {
+		t.Fatalf("docker root dir %q: %v", root, err)
+	}
+	var probed []string
+	s.DiskProbe = func(path string) (uint64, fsutil.Space, error) {
+		probed = append(probed, path)
+		// 1 GiB kept free, and the archive times three just above what is left.
+		return 7, fsutil.Space{Free: 1<<30 + 3*int64(len(dump)), Total: 100 << 30}, nil
+	}
+	_, err = s.Restore(ctx, RestoreRequest{ArchivePath: writeFile(t, dump)})
+	if !errors.Is(err, diskspace.ErrNoSpace) || !strings.Contains(err.Error(), "nothing was started") ||
+		!strings.Contains(err.Error(), "must stay free") || !strings.Contains(err.Error(), "3× the archive") {
+		t.Fatalf("got %v", err)
+	}
+	if len(probed) != 1 || probed[0] != root {
+		t.Errorf("probed %v, want the Docker root %s", probed, root)
+	}
+	if gs, _ := s.State.List(); len(gs) != 0 {
+		t.Errorf("generation records after the refusal: %d", len(gs))
+	}
+	cs, _ := s.Engine.ListContainers(ctx, map[string]string{engine.LabelApp: s.App.Name}, true)
+	vs, _ := s.Engine.ListVolumes(ctx, map[string]string{engine.LabelApp: s.App.Name})
+	if len(cs)+len(vs) != 0 {
+		t.Errorf("containers %v, volumes %v after the refusal", cs, vs)
+	}
+	// With room it goes ahead, and the next estimate uses what it measured.
+	s.DiskProbe = nil
+	res, err := s.Restore(ctx, RestoreRequest{ArchivePath: writeFile(t, dump)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need, basis := s.databaseNeed(res.Generation.Archive.DumpSize, true)
+	want := int64(float64(res.Generation.DataBytes) * growthMargin)
+	if need < want-1 || need > want+1 || !strings.Contains(basis, "as generation 1 measured") {
+		t.Errorf("estimate after a measured generation: %d (%s), want %d", need, basis, want)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/database"
+	"github.com/lifeboat-dr/lifeboat/failover/diskspace"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -55,6 +56,9 @@ type site struct {
 	// Rows is where the app's verified row counts live, when not in State
 	// (a drill's copy keeps its generation records apart).
 	Rows *state.Store
+	// DiskProbe measures free space (nil: the file systems of this
+	// machine); tests inject others.
+	DiskProbe diskspace.Probe
 }
 
 // NewStandby returns the app's standby; eng may be nil for operations that

@@ -54,7 +54,7 @@ func BulkLoadSettings(memTotal int64, jobs int) []Setting {
 		{"max_wal_senders", "0"},
 		{"archive_mode", "off"},
 		{"autovacuum", "off"},
-		{"max_wal_size", "16GB"},
+		{"max_wal_size", "8GB"},
 		{"checkpoint_timeout", "1h"},
 		{"maintenance_work_mem", strconv.FormatInt(MaintenanceWorkMem(memTotal, jobs)>>20, 10) + "MB"},
 	}
@@ -227,4 +227,26 @@ func (s *Server) CheckDurable(ctx context.Context) (state.Check, error) {
 	}
 	ck.OK, ck.Detail = true, strings.Join(seen, ", ")
 	return ck, nil
+}
+
+// DataSize is the data directory's size on disk in bytes (du in the
+// container).
+func (s *Server) DataSize(ctx context.Context) (int64, error) {
+	var out, errOut strings.Builder
+	code, err := s.Exec(ctx, []string{"du", "-s", "-B1", DataDir}, &out, &errOut)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errOut.String()))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("size of the data directory: %w", err)
+	}
+	f := strings.Fields(out.String())
+	if len(f) == 0 {
+		return 0, fmt.Errorf("size of the data directory: du printed %q", out.String())
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size of the data directory: %w", err)
+	}
+	return n, nil
 }

@@ -113,3 +113,14 @@ func (e *Engine) Version(ctx context.Context) (server, api string, err error) {
 	}
 	return v.Version, e.cli.ClientVersion(), nil
 }
+
+// RootDir returns the daemon's data directory (DockerRootDir, e.g.
+// /var/lib/docker), where the database volumes live; on a daemon of this
+// host, a path Lifeboat can ask the free space of.
+func (e *Engine) RootDir(ctx context.Context) (string, error) {
+	r, err := e.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", e.classify(err, "docker info")
+	}
+	return r.Info.DockerRootDir, nil
+}

@@ -46,6 +46,8 @@ type ArchiveRef struct {
 	DatabaseName  string    `json:"database_name"`
 	ServerVersion string    `json:"server_version"`
 	PgDumpVersion string    `json:"pg_dump_version"`
+	// Compression is pg_dump's compression of the data ("none", "gzip"…).
+	Compression string `json:"compression"`
 }
 
 // Phase is one timed step of building a generation.
@@ -108,6 +110,10 @@ type Generation struct {
 	// Drift compares Tables with the previous verified restore of the app.
 	Drift  drift.Result `json:"drift"`
 	Phases []Phase      `json:"phases"`
+	// DataBytes is the data directory's size on disk once restored and
+	// verified (0: not measured): what the next generation is expected to
+	// take, per byte of archive.
+	DataBytes int64 `json:"data_bytes"`
 }
 
 // Seconds is the total time of the generation's phases.
