@@ -115,10 +115,24 @@ func TestStandbyRefreshFailoverFailback(t *testing.T) {
 				WebURL string `json:"web_url"`
 			} `json:"stack"`
 		} `json:"app"`
+		Run struct {
+			Details struct {
+				Disk []struct {
+					Path       string `json:"path"`
+					FreeBefore int64  `json:"free_before_bytes"`
+					HighWater  *int64 `json:"high_water_bytes"`
+				} `json:"disk"`
+			} `json:"details"`
+		} `json:"run"`
 	}
 	json.Unmarshal([]byte(out), &rr)
 	if rr.Outcome != "refreshed" || rr.App.Stack.WebURL == "" {
 		t.Fatalf("refresh result: %s", out)
+	}
+	// The disk's high-water mark: the cache's and the volumes' file systems
+	// (one, when they share it), measured.
+	if d := rr.Run.Details.Disk; len(d) == 0 || d[0].Path == "" || d[0].FreeBefore <= 0 || d[0].HighWater == nil {
+		t.Fatalf("disk high-water mark in the run record: %+v", d)
 	}
 	base := strings.TrimSuffix(rr.App.Stack.WebURL, "/health")
 	got := getJSON(t, base+"/")
@@ -146,9 +160,10 @@ func TestStandbyRefreshFailoverFailback(t *testing.T) {
 		t.Fatalf("ps: %v\n%s", roles, out)
 	}
 
-	// A second refresh with nothing new is a no-op.
+	// A second refresh with nothing new is a no-op; it planned its disk
+	// from the archive now cached.
 	code, out, _ = lb(t, "--config", w.cfgPath, "refresh", "--json")
-	if code != 0 || !strings.Contains(out, `"outcome": "up-to-date"`) {
+	if code != 0 || !strings.Contains(out, `"outcome": "up-to-date"`) || !strings.Contains(out, `"disk_plan"`) {
 		t.Fatalf("second refresh: %d %s", code, out)
 	}
 
