@@ -87,9 +87,13 @@ func (f *Follower) Reader(ctx context.Context, path string) io.ReadCloser {
 type followReader struct {
 	f    *Follower
 	path string
-	file *os.File
-	off  int64
 	stop func() bool
+	// mu guards the file: Close may come from another goroutine than a
+	// Read (the unpack reads ahead in one of its own).
+	mu     sync.Mutex
+	file   *os.File
+	closed bool
+	off    int64
 }
 
 func (r *followReader) Read(p []byte) (int, error) {
@@ -109,6 +113,11 @@ func (r *followReader) Read(p []byte) (int, error) {
 	}
 	avail := f.prefix - r.off
 	f.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, os.ErrClosed
+	}
 	if r.file == nil {
 		file, err := os.Open(r.path)
 		if err != nil {
@@ -129,6 +138,9 @@ func (r *followReader) Read(p []byte) (int, error) {
 
 func (r *followReader) Close() error {
 	r.stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
 	if r.file != nil {
 		return r.file.Close()
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -121,7 +122,11 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 	}
 	counted := &countWriter{}
 	hashers = append(hashers, counted)
-	obj := io.TeeReader(r, io.MultiWriter(hashers...))
+	// The object is read and hashed a few chunks ahead, on another core
+	// than the unpack below.
+	ahead := newReadAhead(io.TeeReader(r, io.MultiWriter(hashers...)))
+	defer ahead.Close()
+	obj := io.Reader(ahead)
 
 	var verr error
 	kind, inner := SplitWrap(wrap)
@@ -136,7 +141,7 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 		plain := &firstError{r: dec}
 		res.DumpPath = dst
 		guard := &unpackGuard{lim: lim, path: dst}
-		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, plain, dst, inner, lim, guard, func() int64 { return counted.n })
+		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, plain, dst, inner, lim, guard, func() int64 { return counted.n.Load() })
 		if verr == nil {
 			// Authenticate the ciphertext to its very end.
 			_, _ = io.Copy(io.Discard, plain)
@@ -156,7 +161,7 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 	case wrap == WrapGzip, wrap == WrapTarGz:
 		res.DumpPath = dst
 		guard := &unpackGuard{lim: lim, path: dst}
-		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, obj, dst, wrap, lim, guard, func() int64 { return counted.n })
+		res.Archive, res.DumpSize, res.DumpSHA256, verr = unwrap(ctx, obj, dst, wrap, lim, guard, func() int64 { return counted.n.Load() })
 	default:
 		return res, fmt.Errorf("%w: cannot unpack %q", ErrNotArchive, wrap)
 	}
@@ -179,8 +184,8 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 	if _, err := io.Copy(io.Discard, obj); err != nil {
 		return res, err
 	}
-	if counted.n != exp.Size {
-		return res, fmt.Errorf("%w: read %d bytes, the store says %d", ErrChecksum, counted.n, exp.Size)
+	if n := counted.n.Load(); n != exp.Size {
+		return res, fmt.Errorf("%w: read %d bytes, the store says %d", ErrChecksum, n, exp.Size)
 	}
 	res.ObjectSHA256 = hex.EncodeToString(objSHA.Sum(nil))
 	if wrap == WrapNone {
@@ -241,8 +246,12 @@ func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guar
 		if err != nil {
 			return nil, 0, "", fmt.Errorf("%w: gzip: %v", ErrCorrupt, err)
 		}
+		// gzip is inflated a few chunks ahead, on a core of its own: the
+		// dump's hash, its write and the archive walk run beside it.
+		inflated := newReadAhead(gz)
+		defer inflated.Close()
 		// Every decompressed byte counts against the ratio, written or not.
-		zr = &ratioReader{r: gz, max: lim.MaxRatio, compressed: compressed}
+		zr = &ratioReader{r: inflated, max: lim.MaxRatio, compressed: compressed}
 	}
 	var inner io.Reader = zr
 	if wrap == WrapTarGz {
@@ -308,7 +317,7 @@ func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guar
 	if err := bw.Flush(); err != nil {
 		return nil, 0, "", diskErr(dst, err)
 	}
-	return a, cw.n, hex.EncodeToString(sum.Sum(nil)), nil
+	return a, cw.n.Load(), hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 // DecodeS3SHA256 decodes a base64 S3 checksum.
@@ -368,9 +377,11 @@ func (m *multipartMD5) etag() string {
 	return fmt.Sprintf("%x-%d", s, parts)
 }
 
-type countWriter struct{ n int64 }
+// countWriter counts bytes; atomic, since the object's bytes are counted
+// by a readAhead's goroutine while the unpack reads the count.
+type countWriter struct{ n atomic.Int64 }
 
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+func (c *countWriter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
 
 // failWriter marks write errors so they are told apart from read errors
 // after passing through the dump reader.
