@@ -44,6 +44,9 @@ type FailoverResult struct {
 	WebURL         string        `json:"web_url"`
 	NextSteps      []string      `json:"next_steps"`
 	Phases         []state.Phase `json:"phases"`
+	// RestorePhases are the phases of a cold failover's restore (its
+	// "restore" phase broken down); empty when warm.
+	RestorePhases []state.Phase `json:"restore_phases"`
 }
 
 // Failover makes the standby serve users, using only what is on this VPS:
@@ -55,7 +58,7 @@ type FailoverResult struct {
 func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, error) {
 	start := time.Now()
 	t := newTimer()
-	res := &FailoverResult{DryRun: dryRun, Checks: []Check{}, NextSteps: []string{}}
+	res := &FailoverResult{DryRun: dryRun, Checks: []Check{}, NextSteps: []string{}, RestorePhases: []state.Phase{}}
 	checks, g, warm := s.failoverChecks(ctx)
 	res.Checks, res.Warm = checks, warm
 	var failed []string
@@ -83,6 +86,7 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 			return res, err
 		}
 		g = br.Generation
+		res.RestorePhases = g.Phases
 		t.done("restore")
 	} else if err := s.ensureDatabaseRunning(ctx, g); err != nil {
 		return res, err

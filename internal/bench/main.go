@@ -48,11 +48,11 @@ import (
 const bucket = "heroku-backups"
 
 // suiteNames are the suites in the order they run.
-var suiteNames = []string{"fetch", "restore", "failover", "refresh", "capture"}
+var suiteNames = []string{"fetch", "restore", "failover", "refresh", "cold", "capture"}
 
 // defaultRounds is each suite's number of rounds when -rounds is not given:
 // the restore and the refresh of a 1 GiB archive take a minute a round.
-var defaultRounds = map[string]int{"fetch": 5, "restore": 3, "failover": 5, "refresh": 3, "capture": 3}
+var defaultRounds = map[string]int{"fetch": 5, "restore": 3, "failover": 5, "refresh": 3, "cold": 3, "capture": 3}
 
 func main() {
 	if os.Getenv(runnerEnv) == "1" {
@@ -262,6 +262,8 @@ func bench(t *testenv.Standalone, c config) (code int) {
 			md = failoverSuite(l)
 		case "refresh":
 			md = refreshSuite(l)
+		case "cold":
+			md = coldSuite(l)
 		case "capture":
 			md = captureSuite(l)
 		}

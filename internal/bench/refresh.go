@@ -35,7 +35,12 @@ const byHandRefreshScript = `
 aws s3 cp "s3://$BUCKET/$KEY" "$DIR/archive.dump.gz" --endpoint-url "$ENDPOINT" --no-progress --only-show-errors
 mark fetch
 gzip -d -f "$DIR/archive.dump.gz"
-mark gunzip
+mark gunzip` + byHandBootScript
+
+// byHandBootScript is the by-hand refresh from $DIR/archive.dump on: a
+// Postgres container, the restore, the app's web until healthy; alone, it
+// is a cold failover by hand.
+const byHandBootScript = `
 docker network create --label "$LABEL" "$NAME" >/dev/null
 docker run -d --name "$NAME-db" --network "$NAME" --label "$LABEL" -e POSTGRES_PASSWORD \
     -v "$DIR/archive.dump:/archive.dump:ro" "$IMAGE" >/dev/null

@@ -213,6 +213,9 @@ type appConfig struct {
 	// Image, Publish: the example app's image and where web is published
 	// after a failover (none: database only).
 	Image, Publish string
+	// CacheDir, when set, is the archive cache's directory (default: under
+	// the state directory).
+	CacheDir string
 }
 
 // writeAppsConfig writes a lifeboat.yaml with state_dir stateDir and these
@@ -227,7 +230,11 @@ func writeAppsConfig(l *lab, dir, stateDir string, apps []appConfig) string {
 			s3 := l.minio()
 			fmt.Fprintf(&b, "    s3: {bucket: %s, prefix: %s, endpoint: %s, path_style: true, region: %s, credentials_file: %s}\n",
 				bucket, a.Object.prefix(), s3.Endpoint, s3.Region, s3.WriteCredentialsFile(l.t, dir))
-			fmt.Fprintf(&b, "    cache: {keep: 1}\n")
+			if a.CacheDir != "" {
+				fmt.Fprintf(&b, "    cache: {keep: 1, dir: %s}\n", a.CacheDir)
+			} else {
+				fmt.Fprintf(&b, "    cache: {keep: 1}\n")
+			}
 		} else {
 			// restore --archive reads no bucket, but the key is required.
 			fmt.Fprintf(&b, "    s3: {bucket: %s}\n", bucket)
