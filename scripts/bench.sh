@@ -10,6 +10,7 @@
 #   restore   lifeboat restore vs docker run postgres:15 + pg_restore --jobs 2
 #   failover  lifeboat failover of a warm standby (demo-size and ~1 GiB)
 #   refresh   lifeboat refresh vs aws s3 cp + gunzip + pg_restore + docker run
+#   cold      lifeboat failover with only the archive cached vs pg_restore + docker run
 #   capture   lifeboat capture (plain, age) vs pg_dump to a file + aws s3 cp
 #
 # Arguments go to internal/bench. All suites at full size take about half an
@@ -17,7 +18,7 @@
 #
 #   scripts/bench.sh -suites restore,failover,refresh -rounds 1 -size 64MiB
 #
-# Other flags: -suites fetch,restore,failover,refresh,capture  -rounds N  -jobs 2
+# Other flags: -suites fetch,restore,failover,refresh,cold,capture  -rounds N  -jobs 2
 # -objects gz,dump  -tune 8x32MiB  -warmup=false  -out FILE
 # (go run ./internal/bench -h lists them). The archive is made once per size
 # (a minute or two per GiB) and cached under ~/.cache/lifeboat/bench/.

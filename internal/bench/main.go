@@ -27,7 +27,7 @@
 // per suite for docs/BENCHMARKS.md on stdout and writes each to
 // DIR/SUITE.md (and all of them to -out, when given).
 //
-//	go run ./internal/bench -lifeboat bin/lifeboat [-suites fetch,restore,failover,refresh,capture] [-rounds N] [-size 1GiB] [-jobs 2]
+//	go run ./internal/bench -lifeboat bin/lifeboat [-suites fetch,restore,failover,refresh,cold,capture] [-rounds N] [-size 1GiB] [-jobs 2]
 package main
 
 import (
