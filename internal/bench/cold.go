@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -78,15 +76,9 @@ func lifeboatCold(l *lab, cfg, stateDir, publish string) contender {
 			if err := l.resetApp(coldApp, stateDir); err != nil {
 				return sample{}, err
 			}
-			cmd := exec.Command(l.c.lifeboat, "--config", cfg, "failover", "--app", coldApp, "--json")
-			cmd.Env = cleanEnv()
-			s, out, err := run(cmd)
+			s, res, out, err := lifeboatFailover(l, cfg, coldApp)
 			if err != nil {
 				return s, err
-			}
-			var res failover.FailoverResult
-			if err := json.Unmarshal(out, &res); err != nil {
-				return s, fmt.Errorf("lifeboat failover --json printed %q: %v", tail(string(out), 5), err)
 			}
 			if res.Warm || res.Generation == 0 || res.Published != publish {
 				return s, fmt.Errorf("not a cold failover published on %s: %s", publish, tail(string(out), 30))
@@ -166,19 +158,7 @@ func coldReport(m machine, a archiveSet, cs []contender, res map[string][]sample
 	w("| %s | %s | %s | – |\n", lifeboatColdName, wallCell(lbs), cellOf(lbs, func(s sample) time.Duration { return s.RTO }))
 	w("| %s | %s | – | **%.2f** |\n\n", byHandColdName, wallCell(hand), ratio(lw, hw))
 	w("Phases, medians in seconds:\n\n| Phase | %s | %s |\n| --- | --: | --: |\n", lifeboatColdName, byHandColdName)
-	names := append([]string{}, coldPhaseOrder...)
-	for _, n := range phaseNames(append(append([]sample{}, lbs...), hand...)) {
-		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+n+" ") {
-			names = append(names, n)
-		}
-	}
-	for _, n := range names {
-		lc, hc := phaseCell(lbs, n), phaseCell(hand, n)
-		if lc == "–" && hc == "–" {
-			continue
-		}
-		w("| %s | %s | %s |\n", phaseLabel(n), lc, hc)
-	}
+	phaseRows(w, coldPhaseOrder, lbs, hand, phaseLabel)
 	w("| **total** | **%s** | **%s** |\n\n", secs(lw), secs(hw))
 	w("- cold `lifeboat failover` / by hand: **%.2f** (medians, %+.2f s; ≤ 0.85 wanted: %s).\n", ratio(lw, hw), (lw - hw).Seconds(), metOr(ratio(lw, hw) <= 0.85))
 	w("\n<details><summary>Every run</summary>\n\n| Round | Contender | Wall, s | Phases, s |\n| --: | --- | --: | --- |\n")

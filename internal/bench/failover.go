@@ -97,15 +97,9 @@ func failoverContender(l *lab, cfg string, sb *standby) contender {
 	return contender{
 		Name: "failover, " + sb.Label,
 		run: func(round int) (sample, error) {
-			cmd := exec.Command(l.c.lifeboat, "--config", cfg, "failover", "--app", sb.Name, "--json")
-			cmd.Env = cleanEnv()
-			s, out, err := run(cmd)
+			s, res, out, err := lifeboatFailover(l, cfg, sb.Name)
 			if err != nil {
 				return s, err
-			}
-			var res failover.FailoverResult
-			if err := json.Unmarshal(out, &res); err != nil {
-				return s, fmt.Errorf("lifeboat failover --json printed %q: %v", tail(string(out), 5), err)
 			}
 			if !res.Warm || res.DryRun || res.Generation == 0 || res.Published != sb.Publish {
 				return s, fmt.Errorf("not a warm failover published on %s: %s", sb.Publish, tail(string(out), 30))
@@ -115,7 +109,7 @@ func failoverContender(l *lab, cfg string, sb *standby) contender {
 			if code := httpStatus("http://" + sb.Publish + "/health"); code != 200 {
 				return s, fmt.Errorf("after the failover, http://%s/health answers %d", sb.Publish, code)
 			}
-			cmd = exec.Command(l.c.lifeboat, "--config", cfg, "failback", "--complete", "--app", sb.Name, "--json")
+			cmd := exec.Command(l.c.lifeboat, "--config", cfg, "failback", "--complete", "--app", sb.Name, "--json")
 			cmd.Env = cleanEnv()
 			back, out, err := run(cmd)
 			if err != nil {
@@ -224,4 +218,20 @@ func failoverReport(m machine, sbs []*standby, cs []contender, res map[string][]
 	}
 	w("\n</details>\n")
 	return b.String()
+}
+
+// lifeboatFailover runs `lifeboat failover --app app --json` and decodes
+// what it printed.
+func lifeboatFailover(l *lab, cfg, app string) (sample, *failover.FailoverResult, []byte, error) {
+	cmd := exec.Command(l.c.lifeboat, "--config", cfg, "failover", "--app", app, "--json")
+	cmd.Env = cleanEnv()
+	s, out, err := run(cmd)
+	if err != nil {
+		return s, nil, out, err
+	}
+	var res failover.FailoverResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return s, nil, out, fmt.Errorf("lifeboat failover --json printed %q: %v", tail(string(out), 5), err)
+	}
+	return s, &res, out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -295,23 +296,12 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	}
 	w("\nPhases, medians in seconds (each phase's median on its own):\n\n")
 	w("| Phase | %s | %s |\n| --- | --: | --: |\n", lifeboatRefreshName, byHandRefreshName)
-	names := append([]string{}, refreshPhaseOrder...)
-	for _, n := range phaseNames(append(append([]sample{}, lbs...), hand...)) {
-		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+n+" ") {
-			names = append(names, n)
+	phaseRows(w, refreshPhaseOrder, lbs, hand, func(n string) string {
+		if l := refreshPhaseLabels[n]; l != "" {
+			return l
 		}
-	}
-	for _, n := range names {
-		lc, hc := phaseCell(lbs, n), phaseCell(hand, n)
-		if lc == "–" && hc == "–" {
-			continue
-		}
-		label := refreshPhaseLabels[n]
-		if label == "" {
-			label = n
-		}
-		w("| %s | %s | %s |\n", label, lc, hc)
-	}
+		return n
+	})
 	w("| outside the phases (process start-up, config, lock, Docker client) | %s | %s |\n", secs(medianOf(lbs, rest)), secs(medianOf(hand, rest)))
 	w("| **total** | **%s** | **%s** |\n\n", secs(lw), secs(hw))
 
@@ -341,4 +331,23 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	}
 	w("\n</details>\n")
 	return b.String()
+}
+
+// phaseRows writes a row per phase of either side (a's and b's medians),
+// the names of order first, then those not in it; a phase neither side
+// has is left out.
+func phaseRows(w func(string, ...any), order []string, a, b []sample, label func(string) string) {
+	names := append([]string{}, order...)
+	for _, n := range phaseNames(append(append([]sample{}, a...), b...)) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		ac, bc := phaseCell(a, n), phaseCell(b, n)
+		if ac == "–" && bc == "–" {
+			continue
+		}
+		w("| %s | %s | %s |\n", label(n), ac, bc)
+	}
 }
