@@ -2,14 +2,20 @@ package failover
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/vault"
 )
 
@@ -71,8 +77,12 @@ func keepInVault(ctx context.Context, app *config.App, e archive.Entry, log *slo
 
 // ResolveArchive turns an --archive argument into a file path: "vault:NAME"
 // is the vault entry NAME (refused when marked bad: vault.ErrBad), anything
-// else a path, as it is.
-func ResolveArchive(app *config.App, arg string) (string, error) {
+// else a path, as it is. An entry kept encrypted is decrypted into the
+// cache with s3.identity_file or s3.passphrase_file, as fetch does, and
+// checked against its manifest (both checksums); the path is then the
+// cache's. Errors: crypt.ErrNoKey (naming the key to set), crypt's
+// other errors and archive.ErrChecksum, wrapped in archive.ErrEncrypted.
+func ResolveArchive(ctx context.Context, app *config.App, arg string) (string, error) {
 	name, ok := strings.CutPrefix(arg, VaultPrefix)
 	if !ok {
 		return arg, nil
@@ -82,10 +92,50 @@ func ResolveArchive(app *config.App, arg string) (string, error) {
 		return "", err
 	}
 	e, err := v.Get(name)
+	if err != nil || e.Vault.Encrypted == "" {
+		return e.Path, err
+	}
+	return decryptVaultEntry(ctx, app, e)
+}
+
+// decryptVaultEntry puts the encrypted vault entry e, decrypted and
+// verified, into the cache (unless it is there already) and returns the
+// cache's dump.
+func decryptVaultEntry(ctx context.Context, app *config.App, e vault.Entry) (string, error) {
+	c := Cache(app)
+	if ce, ok := c.Find(e.Key, e.ETag); ok && ce.DumpSHA256 == e.DumpSHA256 {
+		return ce.Path, nil
+	}
+	keys, err := crypt.LoadKeys(app.S3.IdentityFile, app.S3.PassphraseFile)
 	if err != nil {
 		return "", err
 	}
-	return e.Path, nil
+	lim := app.FetchLimits()
+	lim.Keys = keys
+	if err := fsutil.MkdirPrivate(c.PartialDir()); err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(c.PartialDir(), archive.PartialName(e.Key)+".unpack")
+	os.Remove(tmp)
+	want, _ := hex.DecodeString(e.ObjectSHA256)
+	un, err := archive.Unpack(ctx, e.Path, tmp, e.Wrap, archive.Expect{Size: e.ObjectSize, SHA256: want}, lim)
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("vault entry %s: %w", e.Name, err)
+	}
+	if un.DumpSHA256 != e.DumpSHA256 || un.DumpSize != e.DumpSize {
+		os.Remove(tmp)
+		return "", fmt.Errorf("vault entry %s: %w: it decrypts to %d bytes, sha256 %s; the manifest says %d bytes, sha256 %s",
+			e.Name, archive.ErrChecksum, un.DumpSize, un.DumpSHA256, e.DumpSize, e.DumpSHA256)
+	}
+	m := e.Manifest.Manifest
+	m.Verified = append(slices.Clip(m.Verified), "vault-decrypted")
+	ce, err := c.Commit(tmp, m)
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return ce.Path, nil
 }
 
 // vaultEntry returns the vault entry whose dump is at path, if the vault

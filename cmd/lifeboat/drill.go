@@ -47,7 +47,7 @@ drill removes the leftovers of a killed one. The report is kept under
 			}
 			defer release()
 			if archiveArg != "" {
-				if o.Archive, err = g.resolveArchive(s.App, archiveArg); err != nil {
+				if o.Archive, err = g.resolveArchive(cmd.Context(), s.App, archiveArg); err != nil {
 					return err
 				}
 			}

@@ -46,7 +46,7 @@ generation is kept, stopped, for rollback (database.keep_generations).`,
 					if err != nil {
 						return err
 					}
-					if archivePath, err = g.resolveArchive(app, archivePath); err != nil {
+					if archivePath, err = g.resolveArchive(cmd.Context(), app, archivePath); err != nil {
 						return err
 					}
 				}

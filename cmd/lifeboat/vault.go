@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,9 @@ func newVaultCmd(g *globals) *cobra.Command {
 		Long: `With vault.enabled: true, every archive that fetch, refresh or drill verified is also
 kept in vault.dir (default {state_dir}/{app}/vault) with its manifest: a hard link to the
 cache's file when both are on one file system (no extra space while the cache still
-keeps it), else a copy read back against the manifest. Retention keeps the newest
+keeps it), else a copy read back against the manifest. An archive that came encrypted
+(age, gpg) is kept as its ciphertext, and decrypted (s3.identity_file or
+s3.passphrase_file) when it is restored. Retention keeps the newest
 archive of each of the last vault.keep.daily (7) days, vault.keep.weekly (4) ISO weeks
 and vault.keep.monthly (12) months (UTC), and always the newest.
 
@@ -53,8 +56,8 @@ func (g *globals) openVault() (*config.App, *vault.Vault, error) {
 
 // resolveArchive turns an --archive flag into a path: vault:NAME is the
 // vault's entry (a name the vault does not have is a usage error).
-func (g *globals) resolveArchive(app *config.App, arg string) (string, error) {
-	path, err := failover.ResolveArchive(app, arg)
+func (g *globals) resolveArchive(ctx context.Context, app *config.App, arg string) (string, error) {
+	path, err := failover.ResolveArchive(ctx, app, arg)
 	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, failover.ErrVaultOff) {
 		return "", usagef("--archive: %v", err)
 	}

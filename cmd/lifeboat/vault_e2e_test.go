@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,17 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 type vaultEntryJSON struct {
-	Name    string   `json:"name"`
-	Key     string   `json:"key"`
-	Path    string   `json:"path"`
-	Reasons []string `json:"reasons"`
-	Vault   struct {
-		Linked bool `json:"linked"`
-		Bad    bool `json:"bad"`
+	Name         string   `json:"name"`
+	Key          string   `json:"key"`
+	Path         string   `json:"path"`
+	ObjectSHA256 string   `json:"object_sha256"`
+	Reasons      []string `json:"reasons"`
+	Vault        struct {
+		Linked    bool   `json:"linked"`
+		Bad       bool   `json:"bad"`
+		Encrypted string `json:"encrypted"`
 	} `json:"vault"`
 }
 
@@ -132,5 +140,141 @@ apps:
 	}
 	if code, _, errOut := lb(t, "--config", cfgPath, "restore", "--archive", "vault:20990101T000000Z_00000000"); code != exitUsage {
 		t.Errorf("restore of an unknown entry: exit %d: %s", code, errOut)
+	}
+}
+
+// TestVaultKeepsEncryptedArchivesEncrypted (a real run): an age-encrypted
+// archive fetched with s3.identity_file is kept in the vault as the
+// ciphertext fetch verified, never as the decrypted dump; gone from the
+// cache, it is restored from the vault (decrypted with the identity) into
+// a real database with the source's exact row counts; without the key,
+// restore names s3.identity_file; vault verify re-reads the ciphertext.
+func TestVaultKeepsEncryptedArchivesEncrypted(t *testing.T) {
+	const app = "vaultage"
+	testenv.RequirePostgresImage(t)
+	t.Cleanup(func() { removeAppObjects(t, app) })
+	s3srv := testenv.StartS3(t)
+	s3srv.CreateBucket(t, bucket)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := filepath.Join(t.TempDir(), "age-identity")
+	if err := os.WriteFile(identity, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	prefix := "backups/" + app + "/DATABASE_URL/"
+	creds := s3srv.WriteCredentialsFile(t, t.TempDir())
+	config := func(s3extra string) string {
+		p := filepath.Join(t.TempDir(), "lifeboat.yaml")
+		cfg := fmt.Sprintf(`state_dir: %s
+log_level: warn
+apps:
+  - name: %s
+    s3: {bucket: %s, prefix: %s, endpoint: %s, path_style: true, credentials_file: %s, timeout: 5s%s}
+    cache: {keep: 1}
+    database: {image: auto, jobs: 2}
+    vault: {enabled: true}
+`, stateDir, app, bucket, prefix, s3srv.Endpoint, creds, s3extra)
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfgPath, noKey := config(", identity_file: "+identity), config("")
+
+	d := sourceDump(t)
+	var ct bytes.Buffer
+	w, err := age.Encrypt(&ct, id.Recipient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(testenv.WithCreatedAt(t, d, time.Now().Add(-2*time.Hour)))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := prefix + filepath.Base(testenv.HerokuKey(app, "DATABASE_URL", time.Now().Add(-2*time.Hour), "UTC", false)) + ".age"
+	s3srv.Put(t, bucket, key, ct.Bytes())
+	code, out, errOut := lb(t, "--config", cfgPath, "fetch", "--json")
+	var fr archive.FetchResult
+	if err := json.Unmarshal([]byte(out), &fr); err != nil || code != 0 || fr.Entry == nil {
+		t.Fatalf("fetch: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if strings.Contains(errOut, "vault") {
+		t.Errorf("fetch warned about the vault: %s", errOut)
+	}
+
+	// The vault holds the ciphertext, byte for byte, and says so.
+	l := vaultList(t, cfgPath)
+	if len(l) != 1 || l[0].Key != key || l[0].Vault.Encrypted != "age" || !strings.HasSuffix(l[0].Path, ".age") {
+		t.Fatalf("vault after an encrypted fetch: %+v", l)
+	}
+	kept, err := os.ReadFile(l[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(kept, []byte("age-encryption.org/v1\n")) || bytes.Contains(kept, []byte("PGDMP")) || !bytes.Equal(kept, ct.Bytes()) {
+		t.Fatalf("the vault entry is not the age ciphertext fetched (%d bytes, starts %q)", len(kept), kept[:min(len(kept), 24)])
+	}
+	if sum := sha256.Sum256(ct.Bytes()); l[0].ObjectSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("manifest object_sha256 %s, the ciphertext's is %x", l[0].ObjectSHA256, sum)
+	}
+	des, _ := os.ReadDir(filepath.Dir(l[0].Path))
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), ".dump") {
+			t.Errorf("the vault holds a decrypted dump: %s", de.Name())
+		}
+	}
+
+	// The archive leaves the cache: the vault is all there is.
+	os.Remove(fr.Entry.Path)
+	os.Remove(fr.Entry.ManifestPath)
+
+	// Without the key, restore says which key it needs.
+	if code, _, errOut := lb(t, "--config", noKey, "restore", "--archive", "vault:"+l[0].Name); code != exitFailed || !strings.Contains(errOut, "s3.identity_file") {
+		t.Errorf("restore from the vault without the identity: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = lb(t, "--config", cfgPath, "restore", "--archive", "vault:"+l[0].Name, "--json")
+	if code != 0 {
+		t.Fatalf("restore --archive vault:%s: exit %d\n%s\n%s", l[0].Name, code, out, errOut)
+	}
+	var rr struct {
+		Generation struct {
+			Archive struct {
+				Key string `json:"key"`
+			} `json:"archive"`
+			Tables []struct {
+				Schema, Name string
+				Rows         int64
+			} `json:"tables"`
+		} `json:"generation"`
+	}
+	if err := json.Unmarshal([]byte(out), &rr); err != nil {
+		t.Fatal(err)
+	}
+	if rr.Generation.Archive.Key != key {
+		t.Errorf("restored %q, want %q", rr.Generation.Archive.Key, key)
+	}
+	got := map[string]int64{}
+	for _, tr := range rr.Generation.Tables {
+		got[tr.Schema+"."+tr.Name] = tr.Rows
+	}
+	for table, n := range rowCounts {
+		if got[table] != n {
+			t.Errorf("restored %s has %d rows, the source %d", table, got[table], n)
+		}
+	}
+
+	// vault verify re-reads the ciphertext; a flipped byte is found.
+	if code, out, errOut := lb(t, "--config", cfgPath, "vault", "verify"); code != 0 || !strings.Contains(out, "age ciphertext") {
+		t.Errorf("vault verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	kept[len(kept)/2] ^= 0x01
+	if err := os.WriteFile(l[0].Path, kept, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := lb(t, "--config", cfgPath, "vault", "verify"); code != exitFailed || !strings.Contains(out, "BAD  "+l[0].Name) {
+		t.Errorf("vault verify after bit rot: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

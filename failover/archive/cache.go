@@ -56,6 +56,11 @@ type Entry struct {
 	Path string `json:"path"`
 	// ManifestPath is the absolute path of its manifest.
 	ManifestPath string `json:"manifest_path"`
+	// Object is the downloaded object (the ciphertext of an encrypted
+	// archive), verified against the manifest's ObjectSHA256; set only
+	// while Fetcher.AfterVerify runs on an archive just fetched, and
+	// discarded after it.
+	Object string `json:"-"`
 }
 
 // Cache is a directory of verified archives and their manifests:

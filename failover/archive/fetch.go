@@ -70,7 +70,8 @@ type Fetcher struct {
 	RestoreDays int
 	// AfterVerify, when set, is given every archive a fetch verified (or
 	// found already verified in the cache), before the cache is pruned:
-	// the vault keeps it, the mirror copies it. What it returns are
+	// the vault keeps it, the mirror copies it. Entry.Object is the
+	// downloaded object when the fetch just verified it. What it returns are
 	// warnings of the fetch: it never fails it.
 	AfterVerify func(ctx context.Context, e Entry) (warnings []string)
 	// PollInterval is how often a pending restore is checked with Wait.
@@ -359,10 +360,14 @@ func (f *Fetcher) fetchVersion(ctx context.Context, cand Candidate, req FetchReq
 	if err != nil {
 		return err
 	}
-	DiscardPartial(partial)
 	os.Remove(unpackTo)
 	res.Status, res.Entry = FetchFetched, &e
-	f.afterVerify(ctx, e, res)
+	// The object itself is still there: the vault keeps an encrypted
+	// archive's ciphertext, not the cache's decrypted dump.
+	withObject := e
+	withObject.Object = partial
+	f.afterVerify(ctx, withObject, res)
+	DiscardPartial(partial)
 	res.Pruned, err = f.prune(e.Path)
 	return err
 }

@@ -6,7 +6,13 @@
 // named. An entry that fails is marked bad, never deleted by Lifeboat.
 //
 //	{dir}/{captured}_{keyhash}.dump   the pg_dump archive, as verified
+//	{dir}/{captured}_{keyhash}.age    or, for an archive that came encrypted
+//	{dir}/{captured}_{keyhash}.gpg    (age, gpg), the ciphertext as verified
 //	{dir}/{captured}_{keyhash}.json   its Manifest (the commit point)
+//
+// An archive that came encrypted stays encrypted: the vault keeps the
+// downloaded object, whose SHA-256 the manifest has (object_sha256), and a
+// restore from it decrypts it with the configured key, as fetch does.
 //
 // Other files in the directory are left alone.
 package vault
@@ -26,6 +32,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/crypt"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
@@ -37,6 +44,10 @@ var (
 	ErrBad = errors.New("vault entry marked bad")
 	// ErrMismatch: a copy read back differs from the manifest.
 	ErrMismatch = errors.New("copy differs from its manifest")
+	// ErrNoCiphertext: the archive came encrypted and only its decrypted
+	// dump is at hand (it was in the cache before the vault was on); the
+	// vault keeps no plaintext of an encrypted archive.
+	ErrNoCiphertext = errors.New("the archive came encrypted and its ciphertext is no longer on the VPS")
 )
 
 // Info is what the vault adds to an archive's manifest.
@@ -53,6 +64,10 @@ type Info struct {
 	Bad       bool      `json:"bad"`
 	BadReason string    `json:"bad_reason,omitempty"`
 	BadSince  time.Time `json:"bad_since,omitempty"`
+	// Encrypted is "age" or "gpg" when the entry is the archive's
+	// ciphertext (its size and SHA-256: the manifest's object_size and
+	// object_sha256), "" when it is the pg_dump archive itself.
+	Encrypted string `json:"encrypted,omitempty"`
 }
 
 // Manifest is an archive's manifest as the cache wrote it, plus Info.
@@ -81,8 +96,8 @@ type Vault struct {
 
 var (
 	entryName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}$`)
-	entryFile = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|json)$`)
-	tempFile  = regexp.MustCompile(`^\.[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|json)\.tmp-[0-9]+$`)
+	entryFile = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|age|gpg|json)$`)
+	tempFile  = regexp.MustCompile(`^\.[0-9]{8}T[0-9]{6}Z_[0-9a-f]{8}\.(dump|age|gpg|json)\.tmp-[0-9]+$`)
 )
 
 // Init creates the directory (0700) and refuses one others may write to.
@@ -97,8 +112,32 @@ func (v *Vault) paths(name string) (dump, manifest string) {
 	return filepath.Join(v.Dir, name+".dump"), filepath.Join(v.Dir, name+".json")
 }
 
+// file is the entry's kept file: the dump, or the ciphertext of an
+// encrypted archive (encrypted is the manifest's, checked: age or gpg).
+func (v *Vault) file(name, encrypted string) (string, error) {
+	switch encrypted {
+	case "":
+		return filepath.Join(v.Dir, name+".dump"), nil
+	case crypt.Age, crypt.GPG:
+		return filepath.Join(v.Dir, name+"."+encrypted), nil
+	}
+	return "", fmt.Errorf("vault entry %s: unknown encryption %q in its manifest", name, encrypted)
+}
+
+// Want is the size and SHA-256 the entry's file must have: the
+// ciphertext's for an encrypted archive, else the dump's.
+func (m Manifest) Want() (size int64, sha string) {
+	if m.Vault.Encrypted != "" {
+		return m.ObjectSize, m.ObjectSHA256
+	}
+	return m.DumpSize, m.DumpSHA256
+}
+
 // Add keeps the verified cache entry e in the vault, unless it is there
-// already, and then applies retention. It returns the names retention
+// already, and then applies retention. An archive that came encrypted
+// (e.Wrap age… or gpg…) is kept as its ciphertext, e.Object, checked
+// against the manifest's object_sha256; without e.Object it is not kept
+// (ErrNoCiphertext). It returns the names retention
 // removed. The dump is hard-linked when the vault shares the cache's file
 // system, else copied and the copy read back against the manifest's
 // SHA-256; the manifest is written last (the commit point), so a crash
@@ -116,11 +155,24 @@ func (v *Vault) Add(ctx context.Context, e archive.Entry) (added bool, pruned []
 		pruned, err = v.Prune()
 		return false, pruned, err
 	}
-	tmp := filepath.Join(v.Dir, fmt.Sprintf(".%s.dump.tmp-%d", name, os.Getpid()))
+	kind, _ := archive.SplitWrap(e.Wrap)
+	src, wantSize, wantSHA := e.Path, e.DumpSize, e.DumpSHA256
+	if kind != "" {
+		if e.Object == "" {
+			return false, nil, fmt.Errorf("%w: %s is in the cache only decrypted; the vault keeps encrypted archives encrypted, so it keeps the next one fetched", ErrNoCiphertext, e.Key)
+		}
+		src, wantSize, wantSHA = e.Object, e.ObjectSize, e.ObjectSHA256
+		if dumpPath, err = v.file(name, kind); err != nil {
+			return false, nil, err
+		}
+	}
+	tmp := filepath.Join(v.Dir, fmt.Sprintf(".%s.tmp-%d", filepath.Base(dumpPath), os.Getpid()))
 	os.Remove(tmp)
-	linked := os.Link(e.Path, tmp) == nil
+	// The cache's dump may be shared (a hard link); the downloaded object
+	// is about to be discarded, and is checked as it is copied.
+	linked := kind == "" && os.Link(src, tmp) == nil
 	if !linked {
-		if err := copyVerified(ctx, e.Path, tmp, e.DumpSHA256, e.DumpSize); err != nil {
+		if err := copyVerified(ctx, src, tmp, wantSHA, wantSize); err != nil {
 			os.Remove(tmp)
 			return false, nil, err
 		}
@@ -129,8 +181,8 @@ func (v *Vault) Add(ctx context.Context, e archive.Entry) (added bool, pruned []
 		os.Remove(tmp)
 		return false, nil, err
 	}
-	m := Manifest{Manifest: e.Manifest, Vault: Info{KeptAt: time.Now().UTC(), Linked: linked}}
-	m.DumpFile = name + ".dump"
+	m := Manifest{Manifest: e.Manifest, Vault: Info{KeptAt: time.Now().UTC(), Linked: linked, Encrypted: kind}}
+	m.DumpFile = filepath.Base(dumpPath)
 	if err := fsutil.WriteJSONAtomic(manPath, m, 0o600); err != nil {
 		os.Remove(dumpPath)
 		return false, nil, err
@@ -200,9 +252,13 @@ func (v *Vault) List() ([]Entry, error) {
 			continue
 		}
 		name := strings.TrimSuffix(de.Name(), ".json")
-		dumpPath, manPath := v.paths(name)
+		_, manPath := v.paths(name)
 		var m Manifest
 		if err := fsutil.ReadJSON(manPath, &m); err != nil || m.Version == 0 {
+			continue
+		}
+		dumpPath, err := v.file(name, m.Vault.Encrypted)
+		if err != nil {
 			continue
 		}
 		out = append(out, Entry{Name: name, Manifest: m, Path: dumpPath, ManifestPath: manPath, Reasons: []string{}})
@@ -302,8 +358,8 @@ type Check struct {
 	Marked string `json:"marked,omitempty"`
 }
 
-// Verify re-reads every entry's dump against its manifest (size and
-// SHA-256). An entry that differs, or whose dump is gone, is marked bad
+// Verify re-reads every entry's file against its manifest (size and
+// SHA-256: of the ciphertext for an encrypted archive, see Manifest.Want). An entry that differs, or whose dump is gone, is marked bad
 // in its manifest (and so never used and never pruned); one that reads
 // right gets LastVerified. It returns one Check per entry.
 func (v *Vault) Verify(ctx context.Context) ([]Check, error) {
@@ -318,18 +374,26 @@ func (v *Vault) Verify(ctx context.Context) ([]Check, error) {
 		}
 		c := Check{Name: e.Name, Key: e.Key}
 		n, sum, rerr := hashFile(ctx, e.Path)
+		what, wantSize, wantSHA := "dump", e.DumpSize, e.DumpSHA256
+		if e.Vault.Encrypted != "" {
+			what = e.Vault.Encrypted + " ciphertext"
+			wantSize, wantSHA = e.Want()
+		}
 		switch {
 		case errors.Is(rerr, context.Canceled) || errors.Is(rerr, context.DeadlineExceeded):
 			return checks, rerr
 		case rerr != nil:
-			c.Detail = fmt.Sprintf("cannot read the dump: %v", rerr)
-		case n != e.DumpSize:
-			c.Detail = fmt.Sprintf("the dump is %d bytes, the manifest says %d", n, e.DumpSize)
-		case sum != e.DumpSHA256:
-			c.Detail = fmt.Sprintf("the dump's SHA-256 is %s, the manifest says %s: bit rot or an outside change", sum, e.DumpSHA256)
+			c.Detail = fmt.Sprintf("cannot read the %s: %v", what, rerr)
+		case n != wantSize:
+			c.Detail = fmt.Sprintf("the %s is %d bytes, the manifest says %d", what, n, wantSize)
+		case sum != wantSHA:
+			c.Detail = fmt.Sprintf("the %s's SHA-256 is %s, the manifest says %s: bit rot or an outside change", what, sum, wantSHA)
 		default:
 			c.OK = true
 			c.Detail = fmt.Sprintf("%d bytes, sha256 %s", n, sum)
+			if e.Vault.Encrypted != "" {
+				c.Detail = what + ", " + c.Detail
+			}
 		}
 		m := e.Manifest
 		now := time.Now().UTC()

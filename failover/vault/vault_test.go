@@ -241,3 +241,68 @@ func TestCopyVerified(t *testing.T) {
 		t.Errorf("a copy that differs from the manifest: %v", err)
 	}
 }
+
+// TestEncryptedStaysEncrypted: an archive that came encrypted is kept as
+// its ciphertext (the downloaded object, checked against object_sha256),
+// never as the cache's dump; without the object it is not kept at all;
+// Verify re-reads the ciphertext.
+func TestEncryptedStaysEncrypted(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	v := &Vault{Dir: filepath.Join(dir, "vault"), Keep: Keep{Daily: 7}}
+	e := fakeEntry(t, filepath.Join(dir, "cache"), day("2025-12-31 03:00"))
+	e.Wrap = archive.WrapAge
+	if _, _, err := v.Add(ctx, e); !errors.Is(err, ErrNoCiphertext) {
+		t.Fatalf("encrypted archive without its object: %v", err)
+	}
+	if l, _ := v.List(); len(l) != 0 {
+		t.Fatalf("kept without its ciphertext: %+v", l)
+	}
+	ct := []byte("age-encryption.org/v1\n-> X25519 not really\n---\x00\x01ciphertext")
+	obj := filepath.Join(dir, "object.part")
+	os.WriteFile(obj, ct, 0o600)
+	sum := sha256.Sum256(ct)
+	e.Object, e.ObjectSize, e.ObjectSHA256 = obj, int64(len(ct)), strings.Repeat("0", 64)
+	if _, _, err := v.Add(ctx, e); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("a ciphertext that differs from object_sha256: %v", err)
+	}
+	e.ObjectSHA256 = hex.EncodeToString(sum[:])
+	if added, _, err := v.Add(ctx, e); err != nil || !added {
+		t.Fatalf("add: %v %v", added, err)
+	}
+	os.Remove(obj) // the fetch discards it
+	l, err := v.List()
+	if err != nil || len(l) != 1 {
+		t.Fatalf("list: %+v %v", l, err)
+	}
+	got := l[0]
+	if got.Vault.Encrypted != archive.WrapAge || got.Vault.Linked || filepath.Ext(got.Path) != ".age" || got.DumpFile != filepath.Base(got.Path) {
+		t.Errorf("entry: %+v", got)
+	}
+	if b, _ := os.ReadFile(got.Path); string(b) != string(ct) {
+		t.Errorf("kept %q, want the ciphertext", b)
+	}
+	des, _ := os.ReadDir(v.Dir)
+	for _, de := range des {
+		if filepath.Ext(de.Name()) == ".dump" {
+			t.Errorf("the decrypted dump is in the vault: %s", de.Name())
+		}
+	}
+	checks, err := v.Verify(ctx)
+	if err != nil || len(checks) != 1 || !checks[0].OK || !strings.Contains(checks[0].Detail, "age ciphertext") {
+		t.Fatalf("verify: %+v %v", checks, err)
+	}
+	ct[len(ct)-1] ^= 1
+	os.WriteFile(got.Path, ct, 0o600)
+	if checks, _ := v.Verify(ctx); len(checks) != 1 || checks[0].OK || checks[0].Marked != "bad" || !strings.Contains(checks[0].Detail, "ciphertext's SHA-256") {
+		t.Errorf("verify after bit rot: %+v", checks)
+	}
+	// A bad entry is never pruned; its files stay.
+	v.Keep = Keep{}
+	if _, err := v.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(got.Path); err != nil {
+		t.Errorf("pruned: %v", err)
+	}
+}
