@@ -41,6 +41,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/metrics"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -406,7 +407,15 @@ func captureGate(a *config.App) Gate {
 		if running {
 			return since, true
 		}
-		runs, _ := (&state.Store{Dir: a.StateDir}).Runs("capture")
+		// A capture started elsewhere (by hand, by a timer) holds the
+		// app's capture lock: skipped as well, with its start.
+		l, err := failover.CaptureLock(a, "lifeboat serve: capture gate")
+		var held *lock.LockedError
+		if errors.As(err, &held) {
+			return held.Holder.Since, true
+		}
+		l.Release()
+		runs, _ := failover.StateOf(a).Runs("capture")
 		for _, r := range runs {
 			if r.OK {
 				return r.StartedAt, time.Since(r.StartedAt) < a.Capture.MinInterval.D()

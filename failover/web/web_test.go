@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
@@ -377,6 +378,20 @@ func TestCaptureHookStorm(t *testing.T) {
 	c.Apps[0].Capture.MinInterval = config.Duration(5 * time.Minute)
 	if _, m := post(t, h, path, body, sign(testSecret, path, body, 62)); m["status"] != Started {
 		t.Fatalf("past min_interval: %v", m)
+	}
+	waitIdle(t, s)
+
+	// A capture started by hand or by a timer holds the capture lock:
+	// skipped too, with its start.
+	c.Apps[0].Capture.MinInterval = config.Duration(time.Minute)
+	l, err := failover.CaptureLock(&c.Apps[0], "lifeboat capture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m := post(t, h, path, body, sign(testSecret, path, body, 64))
+	l.Release()
+	if m["status"] != Skipped || m["last_capture_at"] == "" {
+		t.Fatalf("during a capture by hand: %v", m)
 	}
 	waitIdle(t, s)
 
