@@ -286,7 +286,7 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		syncErr <- err
 	}()
 	checks, tables, verr := srv.Verify(ctx, database.VerifyOptions{
-		Summary: sum, Checks: db.Checks, Amcheck: db.Amcheck, Parallel: jobs,
+		Summary: sum, Checks: sqlChecks(db.Checks), Amcheck: db.Amcheck, Parallel: jobs,
 	})
 	g.Checks, g.Tables = append(checks, durable), tables
 	aerr, serr := <-analyzeErr, <-syncErr
@@ -489,4 +489,14 @@ func (t *timer) done(name string) {
 	now := time.Now()
 	t.phases = append(t.phases, state.Phase{Name: name, Seconds: now.Sub(t.last).Seconds()})
 	t.last = now
+}
+
+// sqlChecks are the config's database.checks as the database package takes
+// them (it reads no config).
+func sqlChecks(cs []config.Check) []database.Check {
+	out := make([]database.Check, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, database.Check{Name: c.Name, SQL: c.SQL})
+	}
+	return out
 }

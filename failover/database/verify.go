@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -129,10 +128,17 @@ func Prepare(ctx context.Context, url, db string, sum dump.Summary) ([]string, e
 	return done, nil
 }
 
+// Check is one of the app's SQL checks: SQL must return one row with one
+// value, true.
+type Check struct {
+	Name string
+	SQL  string
+}
+
 // VerifyOptions say what to check.
 type VerifyOptions struct {
 	Summary dump.Summary
-	Checks  []config.Check
+	Checks  []Check
 	Amcheck bool
 	// Parallel is how many queries run at once.
 	Parallel int
@@ -299,7 +305,7 @@ func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []state.Check {
 }
 
 // sqlCheck runs one of the app's checks: one row, one column, true.
-func sqlCheck(ctx context.Context, pool *pgxpool.Pool, ck config.Check, timeout time.Duration) state.Check {
+func sqlCheck(ctx context.Context, pool *pgxpool.Pool, ck Check, timeout time.Duration) state.Check {
 	c := state.Check{Name: ck.Name, Kind: "sql"}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
