@@ -20,23 +20,28 @@ const (
 	// growthMargin is added to every estimate: the next archive is
 	// usually a little larger than the last one.
 	growthMargin = 1.1
+	// emptyCluster is what a data directory holds before any data (the
+	// catalogs, a WAL segment or two): it does not grow with the archive,
+	// so it is kept out of the bytes per archive byte (a small first
+	// archive would otherwise make every later estimate huge).
+	emptyCluster = 64 << 20
 )
 
 // databaseNeed estimates the data directory of a generation restored from
 // a pg_dump archive of dumpSize bytes (compressed says whether pg_dump
-// compressed its data): the bytes per archive byte that the current
-// generation measured, or the defaults above.
+// compressed its data): an empty cluster plus the bytes per archive byte
+// that the current generation measured beyond one, or the defaults above.
 func (s *site) databaseNeed(dumpSize int64, compressed bool) (int64, string) {
-	ratio, basis := dataPerCompressedDumpByte, "3× the archive (pg_dump-compressed data, indexes rebuilt; no generation measured yet)"
+	ratio, basis := dataPerCompressedDumpByte, "64 MiB + 3× the archive (pg_dump-compressed data, indexes rebuilt; no generation measured yet)"
 	if !compressed {
-		ratio, basis = dataPerUncompressedDumpByte, "1.5× the archive (uncompressed data, indexes rebuilt; no generation measured yet)"
+		ratio, basis = dataPerUncompressedDumpByte, "64 MiB + 1.5× the archive (uncompressed data, indexes rebuilt; no generation measured yet)"
 	}
 	if g, err := s.CurrentGeneration(); err == nil && g.DataBytes > 0 && g.Archive.DumpSize > 0 {
-		ratio = float64(g.DataBytes) / float64(g.Archive.DumpSize)
-		basis = fmt.Sprintf("%.2f× the archive, as generation %d measured (%s of data from %s of archive)",
-			ratio, g.Number, diskspace.Bytes(g.DataBytes), diskspace.Bytes(g.Archive.DumpSize))
+		ratio = float64(max(g.DataBytes-emptyCluster, 0)) / float64(g.Archive.DumpSize)
+		basis = fmt.Sprintf("%s + %.2f× the archive, as generation %d measured (%s of data from %s of archive)",
+			diskspace.Bytes(emptyCluster), ratio, g.Number, diskspace.Bytes(g.DataBytes), diskspace.Bytes(g.Archive.DumpSize))
 	}
-	return int64(float64(dumpSize) * ratio * growthMargin), basis
+	return int64((emptyCluster + float64(dumpSize)*ratio) * growthMargin), basis
 }
 
 // dockerRoot is where the database volumes live ("" when the daemon does
