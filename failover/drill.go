@@ -204,14 +204,22 @@ func (d *drill) archive(ctx context.Context) (string, error) {
 	}
 	ph.end(nil)
 	ph.begin("download")
-	fr, err := f.Fetch(ctx, archive.FetchRequest{Key: newest.Key})
+	fr, wasted, bad, err := d.fetchNewestGood(ctx, f, l, newest)
 	if err != nil {
+		if errors.Is(err, archive.ErrVerify) {
+			// The archive is broken, not the bucket: the verify phase
+			// failed, and its advice speaks of the archive.
+			ph.endWith(wasted, nil)
+			ph.add("verify", 0, err)
+			return "", err
+		}
 		ph.end(err)
 		return "", err
 	}
-	ph.endWith(fr.DownloadSeconds, nil)
+	ph.endWith(fr.DownloadSeconds+wasted, nil)
 	ph.add("verify", fr.VerifySeconds, nil)
 	setArchive(rep, *fr.Entry, "s3")
+	d.rehearsedInstead(bad)
 	return fr.Entry.Path, nil
 }
 

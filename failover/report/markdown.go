@@ -55,6 +55,13 @@ func Markdown(w io.Writer, r *Report) error {
 			p(", SHA-256 %s", code(r.Archive.SHA256))
 		}
 		p(".  \n")
+		if n := len(r.Archive.InsteadOf); n > 0 {
+			var keys []string
+			for _, k := range r.Archive.InsteadOf {
+				keys = append(keys, code(k))
+			}
+			p("**Rehearsed instead of** %s: the newer archive%s failed verification (see why it failed).  \n", strings.Join(keys, ", "), plural(n))
+		}
 	} else {
 		p("**Archive:** none was restored.  \n")
 	}

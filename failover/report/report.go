@@ -71,6 +71,10 @@ var PhaseOrder = []string{
 	PhaseChecks, PhaseRelease, PhaseAppBoot, PhaseHealth, PhaseTeardown,
 }
 
+// CandidateBroken is the status of a candidate that was downloaded but
+// failed verification.
+const CandidateBroken = "broken"
+
 // Check kinds the drill produces; others are allowed.
 const (
 	KindTable    = "table"
@@ -136,6 +140,10 @@ type Archive struct {
 	AgeSeconds float64 `json:"age_seconds"`
 	// Source is "s3" or "cache" (an offline drill).
 	Source string `json:"source"`
+	// InsteadOf are the newer archives that failed verification: the
+	// drill rehearsed this one instead (and failed, the backup job needs a
+	// look).
+	InsteadOf []string `json:"instead_of"`
 }
 
 // Candidate is one object the drill considered, and why it was not used.
@@ -304,6 +312,7 @@ func (r *Report) normalize() {
 	}
 	r.Restore.normalize()
 	r.Drift.Normalize()
+	r.Archive.InsteadOf = nonNil(r.Archive.InsteadOf)
 }
 
 func (s *RestoreSummary) normalize() {
