@@ -26,6 +26,9 @@ type DrillOptions struct {
 	Archive string
 	// Keep leaves the drill's containers running (the next drill removes them).
 	Keep bool
+	// KeepOnFailure leaves them running only when the drill failed, for
+	// inspection (the next drill or `drill --cleanup` removes them).
+	KeepOnFailure bool
 	// AcceptDrift records row counts that drifted beyond database.drift
 	// without failing the drill.
 	AcceptDrift bool
@@ -68,9 +71,17 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	}
 	ph := d.ph
 	runErr := d.run(ctx)
-	if o.Keep {
+	switch {
+	case o.Keep:
 		s.say("drill containers kept (--keep): %s-*; the next drill removes them", d.Names.Prefix())
-	} else {
+	case o.KeepOnFailure && failedSoFar(rep, runErr):
+		rep.Kept = true
+		rep.Inspect = d.keptAccess(ctx)
+		s.say("the drill failed: its database and app are kept for inspection (--keep-on-failure):")
+		for _, line := range rep.Inspect {
+			s.say("  %s", line)
+		}
+	default:
 		// Always, also after Ctrl-C: the drill's objects must not stay.
 		ph.begin("teardown")
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)

@@ -135,6 +135,13 @@ func Markdown(w io.Writer, r *Report) error {
 		}
 		p("\n")
 	}
+	if len(r.Inspect) > 0 {
+		p("### Kept for inspection\n\n")
+		for _, line := range r.Inspect {
+			p("- %s\n", md(line))
+		}
+		p("\n")
+	}
 	if n := len(r.Restore.Errors); n > 0 {
 		p("### Restore errors (%d)\n\n", n)
 		for i, e := range r.Restore.Errors {

@@ -116,8 +116,12 @@ type Report struct {
 	Tables        []Table        `json:"tables"`
 	AppHealth     AppHealth      `json:"app_health"`
 	Notifications []Notification `json:"notifications"`
-	// Kept is true when the drill's containers were left running (--keep).
+	// Kept is true when the drill's containers were left running (--keep,
+	// or --keep-on-failure after a failure).
 	Kept bool `json:"kept"`
+	// Inspect says how to reach what a drill kept after a failure (psql,
+	// logs, the app's URL) and how to remove it.
+	Inspect []string `json:"inspect"`
 	// Drift compares the restored row counts with the app's previous
 	// verified restore (a standby generation or a drill).
 	Drift drift.Result `json:"drift"`
@@ -313,6 +317,7 @@ func (r *Report) normalize() {
 	r.Restore.normalize()
 	r.Drift.Normalize()
 	r.Archive.InsteadOf = nonNil(r.Archive.InsteadOf)
+	r.Inspect = nonNil(r.Inspect)
 }
 
 func (s *RestoreSummary) normalize() {

@@ -170,8 +170,11 @@ func (s *Store) DrillsDir() string { return s.path("drills") }
 // DrillWork is the store of drill id's own records (its generation, its
 // password), under DrillsDir; the drill removes it when it tears down.
 func (s *Store) DrillWork(id string) *Store {
-	return &Store{Dir: filepath.Join(s.DrillsDir(), "work", id)}
+	return &Store{Dir: filepath.Join(s.DrillWorkRoot(), id)}
 }
+
+// DrillWorkRoot holds the working records of every drill (DrillWork).
+func (s *Store) DrillWorkRoot() string { return filepath.Join(s.DrillsDir(), "work") }
 
 // FailbackDir holds the failback dumps.
 func (s *Store) FailbackDir() string { return s.path("failback") }
