@@ -122,7 +122,8 @@ func (d *drill) run(ctx context.Context) error {
 	// database-start, restore, checks: a fresh generation in the drill's
 	// own records, never promoted.
 	s.say("drill %s: restoring into a fresh database on an internal network", rep.ID)
-	br, err := d.Build(ctx, RestoreRequest{ArchivePath: archivePath, AcceptDrift: d.opts.AcceptDrift, DrillID: rep.ID})
+	br, err := d.Build(ctx, RestoreRequest{ArchivePath: archivePath, AcceptDrift: d.opts.AcceptDrift, DrillID: rep.ID,
+		KeepFailed: d.opts.Keep || d.opts.KeepOnFailure})
 	var g *state.Generation
 	if br != nil {
 		g = br.Generation

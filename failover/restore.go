@@ -44,6 +44,9 @@ type RestoreRequest struct {
 	AcceptDrift bool
 	// DrillID names a drill's restore in row-count comparisons.
 	DrillID string
+	// KeepFailed leaves a failed generation's container and volume in
+	// place (a drill kept for inspection); its record still says failed.
+	KeepFailed bool
 }
 
 // RestoreResult says what Restore did.
@@ -129,7 +132,14 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 		buildErr = s.dataChecks(g, req)
 	}
 	if buildErr != nil {
-		s.Discard(g, buildErr)
+		if req.KeepFailed {
+			g.Status, g.Error = state.StatusFailed, buildErr.Error()
+			if err := s.State.Save(g); err != nil {
+				s.Log.Error("saving the failed generation's record", "err", err)
+			}
+		} else {
+			s.Discard(g, buildErr)
+		}
 		if s.Names.IsDrill() {
 			// A drill's restore has no "current database" to speak of.
 			return res, buildErr

@@ -32,6 +32,9 @@ and app); the next drill, or drill --cleanup, removes the leftovers of a kept or
 one. The report is kept under {state_dir}/{app}/drills/ (see lifeboat report and lifeboat drills).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Keep && o.KeepOnFailure {
+				return usagef("--keep keeps every drill, --keep-on-failure only a failed one: give one of them")
+			}
 			if cleanup {
 				return drillCleanup(cmd, g)
 			}
@@ -72,7 +75,6 @@ one. The report is kept under {state_dir}/{app}/drills/ (see lifeboat report and
 	c.Flags().BoolVar(&o.Keep, "keep", false, "leave the drill's containers running for inspection")
 	c.Flags().BoolVar(&o.KeepOnFailure, "keep-on-failure", false, "leave the drill's database and app running when the drill fails, and print how to reach them")
 	c.Flags().BoolVar(&cleanup, "cleanup", false, "remove what earlier drills kept (--keep, --keep-on-failure) or left when killed, and run no drill")
-	c.MarkFlagsMutuallyExclusive("keep", "keep-on-failure")
 	c.Flags().BoolVar(&o.AcceptDrift, "accept-drift", false, "record row counts that drifted beyond database.drift since the last verified restore instead of failing")
 	c.Flags().StringVar(&o.Trigger, "trigger", "manual", "schedule, manual or webhook")
 	c.Flags().StringVar(&o.TriggeredBy, "triggered-by", "", "who or what started the drill (default: the user)")
