@@ -19,8 +19,8 @@ import (
 func newScheduleCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "schedule",
-		Short: "The systemd timers that run refresh, drill and check on the schedule in the config",
-		Long: `Each app's schedule: (refresh, drill, check) becomes a systemd timer and a oneshot
+		Short: "The systemd timers that run refresh, drill, check and capture on the schedule in the config",
+		Long: `Each app's schedule: (refresh, drill, check, capture) becomes a systemd timer and a oneshot
 service, lifeboat-{job}@{app}.timer and .service, and lifeboat serve gets
 lifeboat-serve.service, which restarts on failure. The services run sandboxed as far as
 driving Docker allows, with their output in the journal.

@@ -335,6 +335,9 @@ const (
 	DefaultRefreshSchedule = "*-*-* 04:00:00 UTC"
 	DefaultDrillSchedule   = "Sun *-*-* 06:00:00 UTC"
 	DefaultCheckSchedule   = "*-*-* *:30:00"
+	// DefaultCaptureSchedule is off: most apps already have a backup job
+	// filling the bucket; an app whose archives Lifeboat makes sets it.
+	DefaultCaptureSchedule = ScheduleOff
 )
 
 // Schedule is when the app's jobs run, as systemd timers
@@ -344,6 +347,9 @@ type Schedule struct {
 	Refresh string `mapstructure:"refresh" json:"refresh" yaml:"refresh"`
 	Drill   string `mapstructure:"drill" json:"drill" yaml:"drill"`
 	Check   string `mapstructure:"check" json:"check" yaml:"check"`
+	// Capture runs `lifeboat capture` (off by default): set it an hour or
+	// two before Refresh.
+	Capture string `mapstructure:"capture" json:"capture" yaml:"capture"`
 	// RandomizedDelay starts each run at a random moment up to this long
 	// after its time (RandomizedDelaySec=, fixed per machine), so that the
 	// VPSes of a team do not all hit the bucket at once. Default 10m; 0s
@@ -358,7 +364,7 @@ type Schedule struct {
 // Jobs returns the scheduled jobs by name (refresh, drill, check), with
 // their calendar events; "off" ones included.
 func (s Schedule) Jobs() []ScheduledJob {
-	return []ScheduledJob{{"refresh", s.Refresh}, {"drill", s.Drill}, {"check", s.Check}}
+	return []ScheduledJob{{"refresh", s.Refresh}, {"drill", s.Drill}, {"check", s.Check}, {"capture", s.Capture}}
 }
 
 // ScheduledJob is one job of a Schedule.
@@ -1274,6 +1280,9 @@ func (c *Config) Validate() error {
 		}
 		a.Schedule.validate(key+".schedule", add)
 		validateCapture(a.Capture, a.Stack.Heroku, key+".capture", add)
+		if a.Schedule.Capture != ScheduleOff && !a.Capture.Enabled() {
+			add(key+".schedule.capture", "a capture is scheduled (%q) but capture.source is not set: set capture.source (pg_dump or heroku), or schedule.capture: off", a.Schedule.Capture)
+		}
 		a.Bucket.validate(key+".bucket", add)
 		a.Vault.validate(key+".vault", a.Cache.Dir, add)
 		a.Mirror.validate(key+".mirror", a.S3, add)

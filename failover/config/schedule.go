@@ -13,7 +13,7 @@ func (s *Schedule) applyDefaults() {
 	for _, f := range []struct {
 		v   *string
 		def string
-	}{{&s.Refresh, DefaultRefreshSchedule}, {&s.Drill, DefaultDrillSchedule}, {&s.Check, DefaultCheckSchedule}} {
+	}{{&s.Refresh, DefaultRefreshSchedule}, {&s.Drill, DefaultDrillSchedule}, {&s.Check, DefaultCheckSchedule}, {&s.Capture, DefaultCaptureSchedule}} {
 		*f.v = strings.TrimSpace(*f.v)
 		if *f.v == "" {
 			*f.v = f.def

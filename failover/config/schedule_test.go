@@ -24,7 +24,7 @@ func TestScheduleDefaults(t *testing.T) {
 	for _, j := range s.Jobs() {
 		jobs = append(jobs, j.Name+"="+j.Calendar)
 	}
-	if got := strings.Join(jobs, ";"); got != "refresh=*-*-* 04:00:00 UTC;drill=Sun *-*-* 06:00:00 UTC;check=*-*-* *:30:00" {
+	if got := strings.Join(jobs, ";"); got != "refresh=*-*-* 04:00:00 UTC;drill=Sun *-*-* 06:00:00 UTC;check=*-*-* *:30:00;capture=off" {
 		t.Fatalf("jobs %s", got)
 	}
 }
@@ -110,5 +110,14 @@ apps:
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("Paths():\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestScheduledCaptureNeedsASource: a capture timer without capture.source
+// would fail every night; the config says so up front.
+func TestScheduledCaptureNeedsASource(t *testing.T) {
+	_, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    schedule: {capture: \"*-*-* 02:00:00 UTC\"}\n"))
+	if err == nil || !strings.Contains(err.Error(), "schedule.capture") || !strings.Contains(err.Error(), "capture.source") {
+		t.Fatalf("a scheduled capture without a source: %v", err)
 	}
 }

@@ -410,8 +410,8 @@ func TestList(t *testing.T) {
 	if o := got["old/refresh"]; o.InConfig || o.Schedule != "daily" || o.Timer != "lifeboat-refresh@old.timer" {
 		t.Errorf("old/refresh %+v", o)
 	}
-	if len(l.Jobs) != 7 {
-		t.Errorf("%d entries, want 2 apps × 3 jobs + 1 stale", len(l.Jobs))
+	if len(l.Jobs) != 9 {
+		t.Errorf("%d entries, want 2 apps × 4 jobs (capture off) + 1 stale", len(l.Jobs))
 	}
 	if !l.Serve.Installed || l.Serve.State != "active" || l.Serve.Listen != "127.0.0.1:8077" {
 		t.Errorf("serve %+v", l.Serve)
@@ -431,5 +431,41 @@ func TestParseTime(t *testing.T) {
 		if got := parseTime(in); got != nil {
 			t.Errorf("parseTime(%q) = %v, want nil", in, got)
 		}
+	}
+}
+
+// TestCaptureIsScheduledOnlyWhenAsked: schedule.capture is off by default (a
+// backup job usually fills the bucket); set, it becomes a timer running
+// `lifeboat capture` with the app's timeout.
+func TestCaptureIsScheduledOnlyWhenAsked(t *testing.T) {
+	units, err := Render(loadConfig(t, goldenConfig), Options{Binary: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range units {
+		if strings.Contains(u.Name, "capture") {
+			t.Fatalf("capture not scheduled, yet %s is rendered", u.Name)
+		}
+	}
+	cfg := loadConfig(t, goldenConfig)
+	app := &cfg.Apps[0]
+	app.Capture.Source = config.CapturePgDump
+	app.Schedule.Capture = "*-*-* 02:00:00 UTC"
+	units, err = Render(cfg, Options{Binary: bin, App: app.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]string{}
+	for _, u := range units {
+		byName[u.Name] = u.Content
+	}
+	svc, timer := byName[ServiceName(app.Name, "capture")], byName[TimerName(app.Name, "capture")]
+	for _, want := range []string{"--app " + app.Name + " capture", "TimeoutStartSec=12h", "Type=oneshot"} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("capture service lacks %q:\n%s", want, svc)
+		}
+	}
+	if !strings.Contains(timer, "OnCalendar=*-*-* 02:00:00 UTC") || !strings.Contains(timer, "Persistent=true") {
+		t.Errorf("capture timer:\n%s", timer)
 	}
 }

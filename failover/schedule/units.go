@@ -1,6 +1,6 @@
 // Package schedule turns the schedules in lifeboat.yaml into systemd units
 // and keeps them installed: for each app a oneshot service and a timer per
-// job (refresh, drill, check), plus one service for `lifeboat serve`. The
+// job (refresh, drill, check, capture), plus one service for `lifeboat serve`. The
 // units come from the templates in templates/systemd; Install writes them to
 // /etc/systemd/system, removes the units of apps and jobs no longer in the
 // config and enables the timers; List says when each runs next and how its
@@ -63,6 +63,7 @@ var summaries = map[string]string{
 	"refresh": "newest archive into a new verified standby",
 	"drill":   "restore and boot rehearsal, with an evidence report",
 	"check":   "freshness and health of the whole backup chain",
+	"capture": "a backup of the production database into the bucket",
 }
 
 // jobArgs are the command line of each job after the global flags.
