@@ -195,6 +195,7 @@ func TestPlaybookTurnsAFreshVPSIntoAStandby(t *testing.T) {
 	var listing struct {
 		Jobs []struct {
 			App, Job, Result string
+			Schedule         string
 			Installed        bool
 			LastRun          *time.Time `json:"last_run"`
 			NextRun          *time.Time `json:"next_run"`
@@ -205,6 +206,9 @@ func TestPlaybookTurnsAFreshVPSIntoAStandby(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, j := range listing.Jobs {
+		if j.Schedule == "off" { // capture, off by default, is listed but has no timer
+			continue
+		}
 		if !j.Installed || j.NextRun == nil {
 			t.Errorf("%s/%s: installed %v, next run %v", j.App, j.Job, j.Installed, j.NextRun)
 		}
