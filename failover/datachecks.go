@@ -66,7 +66,7 @@ func (s *site) dataChecks(g *state.Generation, req RestoreRequest) error {
 		return fmt.Errorf("reading the previous restore's row counts: %w (remove %s to start over from this restore)", err, st.VerifiedRowsFile())
 	}
 	cur := drift.Snapshot{Source: generationSource(g, req.DrillID), Tables: g.RowCounts()}
-	res := drift.Compare(prev, cur, drift.Limits{MaxShrink: db.Drift.Shrink(), MaxGrowth: float64(db.Drift.MaxGrowth)})
+	res := drift.Compare(prev, cur, drift.Limits{MaxShrink: db.Drift.Shrink(), MaxGrowth: float64(db.Drift.MaxGrowth), MinRows: db.Drift.Floor()})
 	res.Accepted = req.AcceptDrift && len(res.Failures) > 0
 	g.Drift = res
 	if err := st.SaveDrift(res); err != nil {

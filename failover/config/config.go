@@ -979,6 +979,10 @@ func (c *Config) applyDefaults() {
 			shrink := DefaultMaxShrink
 			a.Database.Drift.MaxShrink = &shrink
 		}
+		if a.Database.Drift.MinRows == nil {
+			floor := int64(DefaultMinRows)
+			a.Database.Drift.MinRows = &floor
+		}
 		if a.Stack.Port == 0 {
 			a.Stack.Port = 5000
 		}

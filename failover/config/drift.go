@@ -12,6 +12,10 @@ import (
 // verified restores before the newer one fails (database.drift.max_shrink).
 const DefaultMaxShrink = Percent(0.2)
 
+// DefaultMinRows is database.drift.min_rows: tables smaller than this
+// before and after a restore are not judged by max_shrink or max_growth.
+const DefaultMinRows = 100
+
 // Drift says how much a table's row count may change between two verified
 // restores of the app (a standby generation or a drill).
 type Drift struct {
@@ -22,6 +26,19 @@ type Drift struct {
 	// MaxGrowth: a table that grew by more than this share is warned about
 	// (300%: it more than quadrupled). 0 (the default): no warning.
 	MaxGrowth Percent `mapstructure:"max_growth" json:"max_growth" yaml:"max_growth"`
+	// MinRows: a table with fewer rows than this before and after is not
+	// judged by max_shrink or max_growth (3 rows becoming 2 is -33 %); one
+	// that disappeared or became empty still fails. Default 100; 0 judges
+	// every table.
+	MinRows *int64 `mapstructure:"min_rows" json:"min_rows" yaml:"min_rows"`
+}
+
+// Floor returns min_rows, DefaultMinRows when unset.
+func (d Drift) Floor() int64 {
+	if d.MinRows == nil {
+		return DefaultMinRows
+	}
+	return *d.MinRows
 }
 
 // Shrink returns max_shrink as a fraction.
@@ -83,6 +100,9 @@ func validateDataChecks(d Database, key string, add func(key, format string, arg
 	}
 	if d.Drift.MaxGrowth < 0 {
 		add(key+".drift.max_growth", "must be 0 (off) or a positive share such as 300%%, got %s", d.Drift.MaxGrowth)
+	}
+	if d.Drift.Floor() < 0 {
+		add(key+".drift.min_rows", "must not be negative, got %d (0 judges every table)", d.Drift.Floor())
 	}
 	if d.Expect.Tables < 0 {
 		add(key+".expect.tables", "must not be negative, got %d", d.Expect.Tables)

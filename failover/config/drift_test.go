@@ -14,7 +14,7 @@ apps:
   - name: blog
     s3: {bucket: b}
     database:
-      drift: {max_shrink: 5%, max_growth: 300%}
+      drift: {max_shrink: 5%, max_growth: 300%, min_rows: 0}
       expect:
         tables: 12
         rows: {public.users: 1000, app.Accounts: 5}
@@ -23,12 +23,12 @@ apps:
 		t.Fatal(err)
 	}
 	shop, _ := c.App("shop")
-	if shop.Database.Drift.Shrink() != 0.2 || shop.Database.Drift.MaxGrowth != 0 || shop.Database.Expect.Tables != 0 {
+	if shop.Database.Drift.Shrink() != 0.2 || shop.Database.Drift.MaxGrowth != 0 || shop.Database.Drift.Floor() != 100 || shop.Database.Expect.Tables != 0 {
 		t.Fatalf("defaults: %+v", shop.Database.Drift)
 	}
 	blog, _ := c.App("blog")
 	d := blog.Database
-	if d.Drift.Shrink() != 0.05 || d.Drift.MaxGrowth != 3 || d.Expect.Tables != 12 {
+	if d.Drift.Shrink() != 0.05 || d.Drift.MaxGrowth != 3 || d.Drift.Floor() != 0 || d.Expect.Tables != 12 {
 		t.Fatalf("drift %+v expect %+v", d.Drift, d.Expect)
 	}
 	// Table names keep their dots and their case.
@@ -56,6 +56,7 @@ func TestDriftErrorsNameTheKey(t *testing.T) {
 		"database: {drift: {max_shrink: lots}}":            "max_shrink",
 		"database: {drift: {max_growth: -5%}}":             "apps[shop].database.drift.max_growth",
 		"database: {expect: {tables: -1}}":                 "apps[shop].database.expect.tables",
+		"database: {drift: {min_rows: -1}}":                "apps[shop].database.drift.min_rows: must not be negative",
 		"database: {expect: {rows: {users: 10}}}":          "apps[shop].database.expect.rows.users: must be a qualified table name",
 		"database: {expect: {rows: {public.users: lots}}}": "rows",
 		"database: {expect: {rows: {public.users: -3}}}":   "apps[shop].database.expect.rows.public.users: must not be negative",

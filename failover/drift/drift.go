@@ -97,6 +97,11 @@ type Limits struct {
 	// MaxGrowth is the share a table may grow by before a warning (3: it
 	// may quadruple); 0 turns the warning off.
 	MaxGrowth float64
+	// MinRows is the floor of the relative limits: a table smaller than
+	// this before and after (3 rows becoming 2 is -33 %) is not judged by
+	// MaxShrink or MaxGrowth. A table that disappears or becomes empty is
+	// judged whatever its size. 0 judges every table.
+	MinRows int64
 }
 
 // Change is one table's before and after.
@@ -126,6 +131,9 @@ type Result struct {
 	// (growth 0: not checked).
 	MaxShrinkPercent float64 `json:"max_shrink_percent"`
 	MaxGrowthPercent float64 `json:"max_growth_percent"`
+	// MinRows is the floor applied: tables smaller before and after are
+	// not judged in percent (emptied and disappeared ones still are).
+	MinRows int64 `json:"min_rows"`
 	// Tables are every table of either restore, the biggest changes first.
 	Tables []Change `json:"tables"`
 	// Failures and Warnings are one sentence per table, naming both counts
@@ -171,7 +179,7 @@ func (r Result) Before(table string) (int64, bool) {
 // Compare compares cur with prev (nil: nothing to compare with, the first
 // verified restore of the app) under lim.
 func Compare(prev *Snapshot, cur Snapshot, lim Limits) Result {
-	r := Result{Current: cur.Source, MaxShrinkPercent: pct(lim.MaxShrink), MaxGrowthPercent: pct(lim.MaxGrowth)}
+	r := Result{Current: cur.Source, MaxShrinkPercent: pct(lim.MaxShrink), MaxGrowthPercent: pct(lim.MaxGrowth), MinRows: max(lim.MinRows, 0)}
 	r.Normalize()
 	if prev == nil {
 		r.Note = fmt.Sprintf("nothing to compare with: this is the first verified restore of the app; its %d tables' row counts are the baseline for the next", len(cur.Tables))
@@ -193,6 +201,9 @@ func Compare(prev *Snapshot, cur Snapshot, lim Limits) Result {
 		if b > 0 {
 			c.ChangePercent = 100 * float64(a-b) / float64(b)
 		}
+		// A handful of rows moves by large shares for no reason worth a
+		// failed refresh: below the floor only emptied tables are judged.
+		small := max(a, b) < lim.MinRows
 		switch {
 		case a == b:
 			c.Status, c.Detail = StatusUnchanged, fmt.Sprintf("%d rows", a)
@@ -202,7 +213,10 @@ func Compare(prev *Snapshot, cur Snapshot, lim Limits) Result {
 		case a < b:
 			c.Status = StatusShrank
 			c.Detail = fmt.Sprintf("%s shrank from %d to %d rows (%s)", name, b, a, signed(c.ChangePercent))
-			if float64(b-a) > lim.MaxShrink*float64(b) {
+			if small && float64(b-a) > lim.MaxShrink*float64(b) {
+				c.Detail = fmt.Sprintf("%s shrank from %d to %d rows (%s; not judged: fewer than database.drift.min_rows %d)",
+					name, b, a, signed(c.ChangePercent), lim.MinRows)
+			} else if float64(b-a) > lim.MaxShrink*float64(b) {
 				c.Verdict = VerdictFail
 				c.Detail = fmt.Sprintf("%s shrank from %d to %d rows (%s, more than database.drift.max_shrink %s)",
 					name, b, a, signed(c.ChangePercent), pctText(lim.MaxShrink))
@@ -214,7 +228,7 @@ func Compare(prev *Snapshot, cur Snapshot, lim Limits) Result {
 				change = signed(c.ChangePercent)
 			}
 			c.Detail = fmt.Sprintf("%s grew from %d to %d rows (%s)", name, b, a, change)
-			if lim.MaxGrowth > 0 && float64(a-b) > lim.MaxGrowth*float64(b) {
+			if lim.MaxGrowth > 0 && !small && float64(a-b) > lim.MaxGrowth*float64(b) {
 				c.Verdict = VerdictWarn
 				c.Detail = fmt.Sprintf("%s grew from %d to %d rows (%s, more than database.drift.max_growth %s)", name, b, a, change, pctText(lim.MaxGrowth))
 			}

@@ -149,3 +149,44 @@ func TestCheckExpect(t *testing.T) {
 		t.Error("findings without declarations")
 	}
 }
+
+func TestMinRowsFloor(t *testing.T) {
+	prev := snap(KindGeneration, "1", "a",
+		"public.tiny", 3, "public.few", 99, "public.emptied", 2, "public.gone", 1,
+		"public.crossed", 150, "public.sprouted", 50, "public.seeded", 4)
+	cur := snap(KindGeneration, "2", "b",
+		"public.tiny", 2, "public.few", 1, "public.emptied", 0,
+		"public.crossed", 60, "public.sprouted", 5000, "public.seeded", 40)
+	r := Compare(&prev, cur, Limits{MaxShrink: 0.2, MaxGrowth: 2, MinRows: 100})
+	if r.MinRows != 100 {
+		t.Errorf("min_rows not reported: %+v", r)
+	}
+	by := map[string]Change{}
+	for _, c := range r.Tables {
+		by[c.Table] = c
+	}
+	want := map[string][2]string{
+		"public.tiny":     {StatusShrank, VerdictOK},        // 3 -> 2, -33 %: below the floor
+		"public.few":      {StatusShrank, VerdictOK},        // 99 -> 1: still below it on both sides
+		"public.emptied":  {StatusEmptied, VerdictFail},     // empty is judged whatever the size
+		"public.gone":     {StatusDisappeared, VerdictFail}, // and so is a table that vanished
+		"public.crossed":  {StatusShrank, VerdictFail},      // 150 -> 60: it held more than the floor
+		"public.sprouted": {StatusGrew, VerdictWarn},        // 50 -> 5000: it grew past the floor
+		"public.seeded":   {StatusGrew, VerdictOK},          // 4 -> 40: below the floor
+	}
+	for table, w := range want {
+		if c := by[table]; c.Status != w[0] || c.Verdict != w[1] {
+			t.Errorf("%s: %s/%s, want %s/%s (%s)", table, c.Status, c.Verdict, w[0], w[1], c.Detail)
+		}
+	}
+	if d := by["public.tiny"].Detail; !strings.Contains(d, "public.tiny shrank from 3 to 2 rows (-33.33%; not judged: fewer than database.drift.min_rows 100)") {
+		t.Errorf("tiny: %s", d)
+	}
+	if len(r.Failures) != 3 {
+		t.Errorf("failures: %q", r.Failures)
+	}
+	// min_rows 0 judges every table, as before.
+	if r := Compare(&prev, cur, Limits{MaxShrink: 0.2}); len(r.Failures) != 5 {
+		t.Errorf("without a floor: %q", r.Failures)
+	}
+}
