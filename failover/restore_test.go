@@ -23,6 +23,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
@@ -70,7 +71,7 @@ func newTestStandby(t *testing.T, mod func(*config.App)) *Standby {
 	app := &config.App{Name: name, StateDir: filepath.Join(dir, name)}
 	app.Cache.Dir = filepath.Join(app.StateDir, "archives")
 	app.Database = config.Database{Image: "auto", Name: "shop", Jobs: 2, KeepGenerations: 1,
-		ReadyTimeout: config.Duration(120e9), ShmSize: 128 << 20}
+		ReadyTimeout: units.Duration(120e9), ShmSize: 128 << 20}
 	if mod != nil {
 		mod(app)
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // Bucket is what Lifeboat says about the app's bucket itself (`lifeboat
@@ -9,17 +11,17 @@ import (
 type Bucket struct {
 	// GlacierAfter: archives move to GlacierClass this long after they
 	// were written. Default 30d; 0 for never.
-	GlacierAfter *Duration `mapstructure:"glacier_after" json:"glacier_after" yaml:"glacier_after"`
+	GlacierAfter *units.Duration `mapstructure:"glacier_after" json:"glacier_after" yaml:"glacier_after"`
 	// GlacierClass is GLACIER (default), DEEP_ARCHIVE or GLACIER_IR; on
 	// MinIO the name of a remote tier.
 	GlacierClass string `mapstructure:"glacier_class" json:"glacier_class" yaml:"glacier_class"`
 	// ExpireAfter: archives are deleted this long after they were written
 	// (Object Lock still protects them until their retention ends). Default
 	// 0: never.
-	ExpireAfter Duration `mapstructure:"expire_after" json:"expire_after" yaml:"expire_after"`
+	ExpireAfter units.Duration `mapstructure:"expire_after" json:"expire_after" yaml:"expire_after"`
 	// AbortMultipartAfter: unfinished multipart uploads are aborted after
 	// this long. Default 7d; 0 for never (MinIO ignores the action).
-	AbortMultipartAfter *Duration `mapstructure:"abort_multipart_after" json:"abort_multipart_after" yaml:"abort_multipart_after"`
+	AbortMultipartAfter *units.Duration `mapstructure:"abort_multipart_after" json:"abort_multipart_after" yaml:"abort_multipart_after"`
 	// Check adds `lifeboat bucket check` to `lifeboat check`.
 	Check bool `mapstructure:"check" json:"check" yaml:"check"`
 	// ARNPartition is the partition of the ARNs in the rendered IAM
@@ -31,7 +33,7 @@ type Bucket struct {
 func (b Bucket) GlacierDays() int        { return days(b.GlacierAfter) }
 func (b Bucket) ExpireDays() int         { return days(&b.ExpireAfter) }
 func (b Bucket) AbortMultipartDays() int { return days(b.AbortMultipartAfter) }
-func days(d *Duration) int {
+func days(d *units.Duration) int {
 	if d == nil {
 		return 0
 	}
@@ -40,14 +42,14 @@ func days(d *Duration) int {
 
 func (b *Bucket) applyDefaults() {
 	if b.GlacierAfter == nil {
-		d := Duration(30 * 24 * time.Hour)
+		d := units.Duration(30 * 24 * time.Hour)
 		b.GlacierAfter = &d
 	}
 	if b.GlacierClass == "" {
 		b.GlacierClass = "GLACIER"
 	}
 	if b.AbortMultipartAfter == nil {
-		d := Duration(7 * 24 * time.Hour)
+		d := units.Duration(7 * 24 * time.Hour)
 		b.AbortMultipartAfter = &d
 	}
 	if b.ARNPartition == "" {
@@ -58,7 +60,7 @@ func (b *Bucket) applyDefaults() {
 func (b Bucket) validate(key string, add func(key, format string, args ...any)) {
 	for _, d := range []struct {
 		name string
-		v    *Duration
+		v    *units.Duration
 	}{{"glacier_after", b.GlacierAfter}, {"expire_after", &b.ExpireAfter}, {"abort_multipart_after", b.AbortMultipartAfter}} {
 		if d.v == nil {
 			continue

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/crypt"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // Capture sources (capture.source).
@@ -37,7 +38,7 @@ type Capture struct {
 	// DataAPIURL is the Heroku Data API (source heroku).
 	DataAPIURL string `mapstructure:"data_api_url" json:"data_api_url" yaml:"data_api_url"`
 	// Poll is how often a Heroku backup in progress is asked about.
-	Poll Duration `mapstructure:"poll" json:"poll" yaml:"poll"`
+	Poll units.Duration `mapstructure:"poll" json:"poll" yaml:"poll"`
 	// HerokuApp names the archives (default app.heroku.app, else the app's name).
 	HerokuApp string `mapstructure:"heroku_app" json:"heroku_app" yaml:"heroku_app"`
 	// Gzip wraps the dump in gzip (.dump.gz) for readers that expect it.
@@ -47,14 +48,14 @@ type Capture struct {
 	// PartSize and Concurrency shape the multipart upload: at most
 	// Concurrency × PartSize of the dump is in memory, and an archive can
 	// be 10,000 × PartSize at most.
-	PartSize    ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
-	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
+	PartSize    units.ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
+	Concurrency int            `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
 	// MinInterval: a capture hook (POST /hooks/{app}/capture) within this
 	// long of the last successful capture's start, or during a capture, is
 	// answered "skipped" and starts nothing.
-	MinInterval Duration `mapstructure:"min_interval" json:"min_interval" yaml:"min_interval"`
+	MinInterval units.Duration `mapstructure:"min_interval" json:"min_interval" yaml:"min_interval"`
 	// MaxAge: `check` fails when the last successful capture is older.
-	MaxAge Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+	MaxAge units.Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
 	// Encrypt encrypts the archive on this machine before it is uploaded.
 	Encrypt CaptureEncrypt `mapstructure:"encrypt" json:"encrypt" yaml:"encrypt"`
 }
@@ -87,7 +88,7 @@ func (a *App) applyCaptureDefaults() {
 		c.DataAPIURL = "https://api.data.heroku.com"
 	}
 	if c.Poll == 0 {
-		c.Poll = Duration(5 * time.Second)
+		c.Poll = units.Duration(5 * time.Second)
 	}
 	if c.PartSize == 0 {
 		c.PartSize = 16 << 20
@@ -96,10 +97,10 @@ func (a *App) applyCaptureDefaults() {
 		c.Concurrency = 4
 	}
 	if c.MinInterval == 0 {
-		c.MinInterval = Duration(15 * time.Minute)
+		c.MinInterval = units.Duration(15 * time.Minute)
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = Duration(26 * time.Hour)
+		c.MaxAge = units.Duration(26 * time.Hour)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/notify"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 	"github.com/lifeboat-dr/lifeboat/internal/suggest"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
@@ -98,10 +99,10 @@ type App struct {
 	Failback Failback `mapstructure:"failback" json:"failback" yaml:"failback"`
 	// RTOTarget and RPOTarget are what drills are judged against: how long
 	// a recovery may take, how old the recovered data may be.
-	RTOTarget Duration   `mapstructure:"rto_target" json:"rto_target" yaml:"rto_target"`
-	RPOTarget Duration   `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
-	Drill     Drill      `mapstructure:"drill" json:"drill" yaml:"drill"`
-	Check     ChainCheck `mapstructure:"check" json:"check" yaml:"check"`
+	RTOTarget units.Duration `mapstructure:"rto_target" json:"rto_target" yaml:"rto_target"`
+	RPOTarget units.Duration `mapstructure:"rpo_target" json:"rpo_target" yaml:"rpo_target"`
+	Drill     Drill          `mapstructure:"drill" json:"drill" yaml:"drill"`
+	Check     ChainCheck     `mapstructure:"check" json:"check" yaml:"check"`
 	// Schedule is when systemd timers run the app's jobs.
 	Schedule Schedule `mapstructure:"schedule" json:"schedule" yaml:"schedule"`
 	// Capture is Lifeboat making the archives itself (lifeboat capture).
@@ -145,7 +146,7 @@ type S3 struct {
 	RestoreDays int    `mapstructure:"restore_days" json:"restore_days" yaml:"restore_days"`
 	// Timeout bounds each S3 request that is not a data transfer, so an
 	// outage is reported in seconds.
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 	// IdentityFile holds the age identities (mode 0600) that open
 	// age-encrypted archives (.dump.age, see capture.encrypt).
 	IdentityFile string `mapstructure:"identity_file" json:"identity_file" yaml:"identity_file"`
@@ -163,15 +164,15 @@ type Cache struct {
 	// MinFree is the room a fetch leaves free on the cache's file system,
 	// for the database volumes that usually share it: a share ("10%") or a
 	// size ("20GiB").
-	MinFree FreeSpace `mapstructure:"min_free" json:"min_free" yaml:"min_free"`
+	MinFree units.FreeSpace `mapstructure:"min_free" json:"min_free" yaml:"min_free"`
 }
 
 // Download tunes the transfer from S3.
 type Download struct {
-	Concurrency int      `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
-	PartSize    ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
+	Concurrency int            `mapstructure:"concurrency" json:"concurrency" yaml:"concurrency"`
+	PartSize    units.ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
 	// BandwidthLimit caps the transfer rate in bytes per second; 0 means none.
-	BandwidthLimit ByteSize `mapstructure:"bandwidth_limit" json:"bandwidth_limit" yaml:"bandwidth_limit"`
+	BandwidthLimit units.ByteSize `mapstructure:"bandwidth_limit" json:"bandwidth_limit" yaml:"bandwidth_limit"`
 	// Retries is how often a failed part is tried again.
 	Retries int `mapstructure:"retries" json:"retries" yaml:"retries"`
 	// CheckedCandidates caps how many objects are opened to read their
@@ -179,14 +180,14 @@ type Download struct {
 	CheckedCandidates int `mapstructure:"checked_candidates" json:"checked_candidates" yaml:"checked_candidates"`
 	// MaxUnpackedSize stops a fetch whose dump grows past it; 0: no limit
 	// (cache.min_free still applies).
-	MaxUnpackedSize ByteSize `mapstructure:"max_unpacked_size" json:"max_unpacked_size" yaml:"max_unpacked_size"`
+	MaxUnpackedSize units.ByteSize `mapstructure:"max_unpacked_size" json:"max_unpacked_size" yaml:"max_unpacked_size"`
 	// MaxUnpackRatio stops unpacking a gzip once the dump is this many
 	// times the object bytes read (past the first 64MiB): a decompression bomb.
 	MaxUnpackRatio float64 `mapstructure:"max_unpack_ratio" json:"max_unpack_ratio" yaml:"max_unpack_ratio"`
 	// MaxTOCSize and MaxFieldSize bound the memory the pg_dump reader may
 	// use for an archive's table of contents, and for one string of it.
-	MaxTOCSize   ByteSize `mapstructure:"max_toc_size" json:"max_toc_size" yaml:"max_toc_size"`
-	MaxFieldSize ByteSize `mapstructure:"max_field_size" json:"max_field_size" yaml:"max_field_size"`
+	MaxTOCSize   units.ByteSize `mapstructure:"max_toc_size" json:"max_toc_size" yaml:"max_toc_size"`
+	MaxFieldSize units.ByteSize `mapstructure:"max_field_size" json:"max_field_size" yaml:"max_field_size"`
 }
 
 // DumpLimits are the pg_dump reader's limits of this config.
@@ -222,9 +223,9 @@ type Database struct {
 	KeepGenerations int `mapstructure:"keep_generations" json:"keep_generations" yaml:"keep_generations"`
 	// ReadyTimeout bounds the wait for a new database container to accept
 	// connections.
-	ReadyTimeout Duration `mapstructure:"ready_timeout" json:"ready_timeout" yaml:"ready_timeout"`
+	ReadyTimeout units.Duration `mapstructure:"ready_timeout" json:"ready_timeout" yaml:"ready_timeout"`
 	// RestoreTimeout bounds pg_restore; 0 means no limit.
-	RestoreTimeout Duration `mapstructure:"restore_timeout" json:"restore_timeout" yaml:"restore_timeout"`
+	RestoreTimeout units.Duration `mapstructure:"restore_timeout" json:"restore_timeout" yaml:"restore_timeout"`
 	// ExpectedErrors are regular expressions; pg_restore errors matching one
 	// of them do not fail the generation (they are still reported).
 	ExpectedErrors []string `mapstructure:"expected_errors" json:"expected_errors" yaml:"expected_errors"`
@@ -234,7 +235,7 @@ type Database struct {
 	Amcheck bool `mapstructure:"amcheck" json:"amcheck" yaml:"amcheck"`
 	// ShmSize is the container's /dev/shm (parallel queries need more than
 	// Docker's 64MiB default).
-	ShmSize ByteSize `mapstructure:"shm_size" json:"shm_size" yaml:"shm_size"`
+	ShmSize units.ByteSize `mapstructure:"shm_size" json:"shm_size" yaml:"shm_size"`
 	// Checks are the app's own SQL checks: each must return a single true.
 	Checks []Check `mapstructure:"checks" json:"checks" yaml:"checks"`
 	// Drift is how much row counts may change since the previous verified
@@ -288,9 +289,9 @@ type Process struct {
 
 // Health configures web's health check.
 type Health struct {
-	Path     string   `mapstructure:"path" json:"path" yaml:"path"`
-	Timeout  Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
-	Interval Duration `mapstructure:"interval" json:"interval" yaml:"interval"`
+	Path     string         `mapstructure:"path" json:"path" yaml:"path"`
+	Timeout  units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Interval units.Duration `mapstructure:"interval" json:"interval" yaml:"interval"`
 }
 
 // Heroku is the Heroku Platform API access used for config-var snapshots.
@@ -306,8 +307,8 @@ type Heroku struct {
 // Drill configures `lifeboat drill`.
 type Drill struct {
 	// Retention is how many drill reports are kept; MaxAge drops older ones (0: none).
-	Retention int      `mapstructure:"retention" json:"retention" yaml:"retention"`
-	MaxAge    Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
+	Retention int            `mapstructure:"retention" json:"retention" yaml:"retention"`
+	MaxAge    units.Duration `mapstructure:"max_age" json:"max_age" yaml:"max_age"`
 	// EgressProbes are host:port addresses a drill's network must not
 	// reach (tried from inside it).
 	EgressProbes []string `mapstructure:"egress_probes" json:"egress_probes" yaml:"egress_probes"`
@@ -316,14 +317,14 @@ type Drill struct {
 // ChainCheck configures `lifeboat check`, the check of the whole chain.
 type ChainCheck struct {
 	// MaxArchiveAge: the newest archive in S3 must be younger.
-	MaxArchiveAge Duration `mapstructure:"max_archive_age" json:"max_archive_age" yaml:"max_archive_age"`
+	MaxArchiveAge units.Duration `mapstructure:"max_archive_age" json:"max_archive_age" yaml:"max_archive_age"`
 	// MinSizeRatio: the newest archive is suspicious below this fraction of
 	// the median size of the recent ones.
 	MinSizeRatio float64 `mapstructure:"min_size_ratio" json:"min_size_ratio" yaml:"min_size_ratio"`
 	// MaxRefreshAge and MaxDrillAge: the last refresh and the last drill
 	// must have succeeded within these.
-	MaxRefreshAge Duration `mapstructure:"max_refresh_age" json:"max_refresh_age" yaml:"max_refresh_age"`
-	MaxDrillAge   Duration `mapstructure:"max_drill_age" json:"max_drill_age" yaml:"max_drill_age"`
+	MaxRefreshAge units.Duration `mapstructure:"max_refresh_age" json:"max_refresh_age" yaml:"max_refresh_age"`
+	MaxDrillAge   units.Duration `mapstructure:"max_drill_age" json:"max_drill_age" yaml:"max_drill_age"`
 }
 
 // ScheduleOff disables a scheduled job.
@@ -354,11 +355,11 @@ type Schedule struct {
 	// after its time (RandomizedDelaySec=, fixed per machine), so that the
 	// VPSes of a team do not all hit the bucket at once. Default 10m; 0s
 	// for none.
-	RandomizedDelay *Duration `mapstructure:"randomized_delay" json:"randomized_delay" yaml:"randomized_delay"`
+	RandomizedDelay *units.Duration `mapstructure:"randomized_delay" json:"randomized_delay" yaml:"randomized_delay"`
 	// Timeout bounds a scheduled refresh or drill (TimeoutStartSec=):
 	// systemd stops a run that takes longer (Lifeboat cleans up on SIGTERM),
 	// so a hung run cannot block the next ones. Default 12h.
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
 
 // Jobs returns the scheduled jobs by name (refresh, drill, check), with
@@ -927,10 +928,10 @@ func (c *Config) applyDefaults() {
 			a.Download.MaxUnpackRatio = archive.DefaultMaxRatio
 		}
 		if a.Download.MaxTOCSize == 0 {
-			a.Download.MaxTOCSize = ByteSize(dump.DefaultLimits.MaxTOCSize)
+			a.Download.MaxTOCSize = units.ByteSize(dump.DefaultLimits.MaxTOCSize)
 		}
 		if a.Download.MaxFieldSize == 0 {
-			a.Download.MaxFieldSize = ByteSize(dump.DefaultLimits.MaxFieldSize)
+			a.Download.MaxFieldSize = units.ByteSize(dump.DefaultLimits.MaxFieldSize)
 		}
 		if a.S3.Region == "" {
 			a.S3.Region = "us-east-1"
@@ -942,7 +943,7 @@ func (c *Config) applyDefaults() {
 			a.S3.RestoreDays = 3
 		}
 		if a.S3.Timeout == 0 {
-			a.S3.Timeout = Duration(30e9)
+			a.S3.Timeout = units.Duration(30e9)
 		}
 		if a.Download.Concurrency == 0 {
 			a.Download.Concurrency = max(4, 2*runtime.NumCPU())
@@ -966,7 +967,7 @@ func (c *Config) applyDefaults() {
 			a.Database.KeepGenerations = 1
 		}
 		if a.Database.ReadyTimeout == 0 {
-			a.Database.ReadyTimeout = Duration(2 * time.Minute)
+			a.Database.ReadyTimeout = units.Duration(2 * time.Minute)
 		}
 		if a.Database.Analyze == nil {
 			analyze := true
@@ -990,10 +991,10 @@ func (c *Config) applyDefaults() {
 			a.Stack.Health.Path = "/"
 		}
 		if a.Stack.Health.Timeout == 0 {
-			a.Stack.Health.Timeout = Duration(2 * time.Minute)
+			a.Stack.Health.Timeout = units.Duration(2 * time.Minute)
 		}
 		if a.Stack.Health.Interval == 0 {
-			a.Stack.Health.Interval = Duration(time.Second)
+			a.Stack.Health.Interval = units.Duration(time.Second)
 		}
 		if a.Stack.StandbyProcesses == nil {
 			a.Stack.StandbyProcesses = []string{"web"}
@@ -1005,10 +1006,10 @@ func (c *Config) applyDefaults() {
 			a.Stack.Publish = "0.0.0.0:80"
 		}
 		if a.RTOTarget == 0 {
-			a.RTOTarget = Duration(time.Hour)
+			a.RTOTarget = units.Duration(time.Hour)
 		}
 		if a.RPOTarget == 0 {
-			a.RPOTarget = Duration(26 * time.Hour)
+			a.RPOTarget = units.Duration(26 * time.Hour)
 		}
 		if a.Drill.Retention == 0 {
 			a.Drill.Retention = 90
@@ -1017,16 +1018,16 @@ func (c *Config) applyDefaults() {
 			a.Drill.EgressProbes = []string{"1.1.1.1:443", "8.8.8.8:53"}
 		}
 		if a.Check.MaxArchiveAge == 0 {
-			a.Check.MaxArchiveAge = Duration(26 * time.Hour)
+			a.Check.MaxArchiveAge = units.Duration(26 * time.Hour)
 		}
 		if a.Check.MinSizeRatio == 0 {
 			a.Check.MinSizeRatio = 0.5
 		}
 		if a.Check.MaxRefreshAge == 0 {
-			a.Check.MaxRefreshAge = Duration(26 * time.Hour)
+			a.Check.MaxRefreshAge = units.Duration(26 * time.Hour)
 		}
 		if a.Check.MaxDrillAge == 0 {
-			a.Check.MaxDrillAge = Duration(8 * 24 * time.Hour)
+			a.Check.MaxDrillAge = units.Duration(8 * 24 * time.Hour)
 		}
 		a.Schedule.applyDefaults()
 		a.applyCaptureDefaults()

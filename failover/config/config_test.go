@@ -101,18 +101,6 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
-func TestByteSize(t *testing.T) {
-	for in, want := range map[string]ByteSize{"16MiB": 16 << 20, "1.5GiB": 3 << 29, "512KB": 512000, "50MiB/s": 50 << 20, "1048576": 1 << 20, "0": 0} {
-		got, err := ParseByteSize(in)
-		if err != nil || got != want {
-			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	if _, err := ParseByteSize("lots"); err == nil {
-		t.Error("want an error for 'lots'")
-	}
-}
-
 func TestVarsKeepTheirCase(t *testing.T) {
 	c, err := Load(write(t, "apps:\n  - name: shop\n    s3: {bucket: b}\n    app:\n      image: x\n      vars: {RAILS_ENV: production, Mixed_Case: \"1\"}\n      serving_vars: {MAIL_ENABLED: \"true\"}\n"))
 	if err != nil {

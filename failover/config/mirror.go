@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // Mirror is a second, S3-compatible provider outside AWS that receives a
@@ -23,10 +25,10 @@ type Mirror struct {
 	// $AWS_PROFILE says: that one is the bucket's).
 	Profile string `mapstructure:"profile" json:"profile" yaml:"profile"`
 	// PartSize of the multipart copy (5MiB-5GiB); one part is held in memory.
-	PartSize ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
+	PartSize units.ByteSize `mapstructure:"part_size" json:"part_size" yaml:"part_size"`
 	// Timeout bounds each request that is not a data transfer, so that a
 	// mirror that is down is reported in seconds.
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
 
 // Enabled reports whether the app has a mirror.
@@ -48,7 +50,7 @@ func (m *Mirror) applyDefaults() {
 		m.PartSize = 16 << 20
 	}
 	if m.Timeout == 0 {
-		m.Timeout = Duration(30 * time.Second)
+		m.Timeout = units.Duration(30 * time.Second)
 	}
 }
 

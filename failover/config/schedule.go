@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/calendar"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 func (s *Schedule) applyDefaults() {
@@ -20,11 +21,11 @@ func (s *Schedule) applyDefaults() {
 		}
 	}
 	if s.RandomizedDelay == nil {
-		d := Duration(10 * time.Minute)
+		d := units.Duration(10 * time.Minute)
 		s.RandomizedDelay = &d
 	}
 	if s.Timeout == 0 {
-		s.Timeout = Duration(12 * time.Hour)
+		s.Timeout = units.Duration(12 * time.Hour)
 	}
 }
 
@@ -48,7 +49,7 @@ func (s Schedule) validate(key string, add func(key, format string, args ...any)
 	if d := s.RandomizedDelay; d != nil && (*d < 0 || d.D() > 24*time.Hour) {
 		add(key+".randomized_delay", "must be between 0s and 24h, got %s", *d)
 	}
-	if s.Timeout < Duration(time.Minute) {
+	if s.Timeout < units.Duration(time.Minute) {
 		add(key+".timeout", "must be at least 1m, got %s", s.Timeout)
 	}
 }

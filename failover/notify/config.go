@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // DefaultTimeout bounds one channel's delivery (both attempts) when its
@@ -54,7 +55,7 @@ type Webhook struct {
 	// with HMAC-SHA256, sent as "X-Lifeboat-Signature: sha256=<hex>".
 	SecretFile string `mapstructure:"secret_file" json:"secret_file" yaml:"secret_file"`
 	// Timeout bounds the delivery, retry included (default 10s).
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
 
 // Slack is a Slack incoming webhook.
@@ -65,7 +66,7 @@ type Slack struct {
 	// (legacy webhooks); newer app webhooks ignore it.
 	Channel string `mapstructure:"channel" json:"channel" yaml:"channel"`
 	// Timeout bounds the delivery, retry included (default 10s).
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
 
 // Email is an SMTP relay.
@@ -85,7 +86,7 @@ type Email struct {
 	// TLS is implicit TLS from the first byte (SMTPS, port 465).
 	TLS bool `mapstructure:"tls" json:"tls" yaml:"tls"`
 	// Timeout bounds the delivery, retry included (default 10s).
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
 
 // Healthchecks is a healthchecks.io-style ping URL such as
@@ -96,37 +97,11 @@ type Healthchecks struct {
 	// URLFile holds the URL (mode 0600); it wins over URL.
 	URLFile string `mapstructure:"url_file" json:"url_file" yaml:"url_file"`
 	// Timeout bounds one ping, retry included (default 10s).
-	Timeout Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
+	Timeout units.Duration `mapstructure:"timeout" json:"timeout" yaml:"timeout"`
 }
-
-// Duration is a time.Duration written in config as "10s" or "2m". It is
-// defined here rather than taken from the config package, which imports
-// this one.
-type Duration time.Duration
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (d *Duration) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	if s == "" || s == "0" {
-		*d = 0
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (use e.g. 10s or 1m)", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
-// String renders the duration like time.Duration does.
-func (d Duration) String() string { return time.Duration(d).String() }
 
 // orDefault returns the duration, or DefaultTimeout when it is not positive.
-func (d Duration) orDefault() time.Duration {
+func orDefault(d units.Duration) time.Duration {
 	if d <= 0 {
 		return DefaultTimeout
 	}
@@ -225,7 +200,7 @@ func (c Config) Validate(key string) []string {
 
 type addFunc func(key, format string, args ...any)
 
-func validateTimeout(add addFunc, key string, d Duration) {
+func validateTimeout(add addFunc, key string, d units.Duration) {
 	if d < 0 {
 		add(key, "must not be negative, got %s", d)
 	}

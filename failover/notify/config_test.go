@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // problem returns the problems that start with key.
@@ -23,7 +24,7 @@ func problem(problems []string, key string) []string {
 
 func TestValidateAcceptsAGoodConfig(t *testing.T) {
 	c := Config{
-		Webhook:      &Webhook{URLFile: writeSecret(t, "w", "https://hooks.example.com/x?token=abc\n", 0o600), SecretFile: writeSecret(t, "s", "k", 0o600), Timeout: Duration(5 * time.Second)},
+		Webhook:      &Webhook{URLFile: writeSecret(t, "w", "https://hooks.example.com/x?token=abc\n", 0o600), SecretFile: writeSecret(t, "s", "k", 0o600), Timeout: units.Duration(5 * time.Second)},
 		Slack:        &Slack{WebhookURLFile: writeSecret(t, "slack", "https://hooks.slack.com/services/T/B/X", 0o600)},
 		Email:        &Email{Host: "smtp.example.com", Username: "u", PasswordFile: writeSecret(t, "p", "pw", 0o400), From: "Lifeboat <dr@example.com>", To: []string{"ops@example.com"}, StartTLS: "always"},
 		Healthchecks: &Healthchecks{URL: "https://hc-ping.com/0c5e3c5a-1b7e-4f0e-9d5b-6d1f1a2b3c4d"},
@@ -145,18 +146,8 @@ func TestValidateEmailTLSCombinations(t *testing.T) {
 	}
 }
 
-func TestDuration(t *testing.T) {
-	var d Duration
-	if err := d.UnmarshalText([]byte("1m30s")); err != nil || time.Duration(d) != 90*time.Second {
-		t.Errorf("1m30s -> %v, %v", d, err)
-	}
-	if err := d.UnmarshalText([]byte("ten seconds")); err == nil || !strings.Contains(err.Error(), "not a duration") {
-		t.Errorf("bad duration: %v", err)
-	}
-	if b, _ := Duration(10 * time.Second).MarshalText(); string(b) != "10s" {
-		t.Errorf("MarshalText = %s", b)
-	}
-	if Duration(0).orDefault() != DefaultTimeout || Duration(time.Second).orDefault() != time.Second {
+func TestTimeoutOrDefault(t *testing.T) {
+	if orDefault(0) != DefaultTimeout || orDefault(units.Duration(time.Second)) != time.Second {
 		t.Error("orDefault")
 	}
 }
@@ -184,9 +175,9 @@ func TestDecodeLikeTheConfigPackage(t *testing.T) {
 	if err := dec.Decode(raw); err != nil {
 		t.Fatal(err)
 	}
-	if c.Webhook.Timeout != Duration(15*time.Second) || c.Webhook.SecretFile != "/etc/lifeboat/webhook-secret" ||
+	if c.Webhook.Timeout != units.Duration(15*time.Second) || c.Webhook.SecretFile != "/etc/lifeboat/webhook-secret" ||
 		c.Slack.WebhookURLFile != "/etc/lifeboat/slack-url" || c.Slack.Channel != "#ops" ||
-		c.Email.Port != 465 || !c.Email.TLS || c.Email.StartTLS != "never" || c.Email.PasswordFile != "/p" || c.Email.Timeout != Duration(30*time.Second) ||
+		c.Email.Port != 465 || !c.Email.TLS || c.Email.StartTLS != "never" || c.Email.PasswordFile != "/p" || c.Email.Timeout != units.Duration(30*time.Second) ||
 		c.Healthchecks.URLFile != "/etc/lifeboat/hc-url" || len(c.On) != 2 {
 		t.Errorf("decoded %+v %+v %+v %+v", c.Webhook, c.Slack, c.Email, c.Healthchecks)
 	}

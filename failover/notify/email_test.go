@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // smtpSinkOptions shape the sink's behaviour.
@@ -522,7 +524,7 @@ func TestEmailImplicitTLS(t *testing.T) {
 func TestEmailSilentServerTimesOut(t *testing.T) {
 	sink := newSMTPSink(t, smtpSinkOptions{silent: true})
 	e := sink.config()
-	e.Timeout = Duration(300 * time.Millisecond)
+	e.Timeout = units.Duration(300 * time.Millisecond)
 	start := time.Now()
 	rs := newTest(Config{Email: e}).Notify(context.Background(), failedEvent())
 	if took := time.Since(start); took > 2*time.Second {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 )
 
 // hit is one request a receiver saw.
@@ -278,7 +280,7 @@ func TestWebhookHangingReceiverTimesOut(t *testing.T) {
 	})
 	defer close(release)
 	wh := webhookConfig(t, rc)
-	wh.Timeout = Duration(300 * time.Millisecond)
+	wh.Timeout = units.Duration(300 * time.Millisecond)
 	n := newTest(Config{Webhook: wh})
 	start := time.Now()
 	rs := n.Notify(context.Background(), failedEvent())

@@ -122,7 +122,7 @@ func New(c Config) *Notifier {
 func (n *Notifier) Start(ctx context.Context, app, kind string) []Result {
 	rs := []Result{}
 	if h := n.cfg.Healthchecks; h != nil {
-		rs = append(rs, n.run(ctx, ChannelHealthchecks, h.Timeout.orDefault(), func(ctx context.Context) error {
+		rs = append(rs, n.run(ctx, ChannelHealthchecks, orDefault(h.Timeout), func(ctx context.Context) error {
 			return n.pingHealthchecks(ctx, h, "start", "")
 		}))
 	}
@@ -147,13 +147,13 @@ func (n *Notifier) Notify(ctx context.Context, ev Event) []Result {
 	var jobs []job
 	if n.cfg.sends(ev.OK) {
 		if w := n.cfg.Webhook; w != nil {
-			jobs = append(jobs, job{ChannelWebhook, w.Timeout.orDefault(), func(ctx context.Context) error { return n.sendWebhook(ctx, w, ev) }})
+			jobs = append(jobs, job{ChannelWebhook, orDefault(w.Timeout), func(ctx context.Context) error { return n.sendWebhook(ctx, w, ev) }})
 		}
 		if s := n.cfg.Slack; s != nil {
-			jobs = append(jobs, job{ChannelSlack, s.Timeout.orDefault(), func(ctx context.Context) error { return n.sendSlack(ctx, s, ev) }})
+			jobs = append(jobs, job{ChannelSlack, orDefault(s.Timeout), func(ctx context.Context) error { return n.sendSlack(ctx, s, ev) }})
 		}
 		if e := n.cfg.Email; e != nil {
-			jobs = append(jobs, job{ChannelEmail, e.Timeout.orDefault(), func(ctx context.Context) error { return n.sendEmail(ctx, e, ev) }})
+			jobs = append(jobs, job{ChannelEmail, orDefault(e.Timeout), func(ctx context.Context) error { return n.sendEmail(ctx, e, ev) }})
 		}
 	}
 	if h := n.cfg.Healthchecks; h != nil {
@@ -161,7 +161,7 @@ func (n *Notifier) Notify(ctx context.Context, ev Event) []Result {
 		if !ev.OK {
 			which = "fail"
 		}
-		jobs = append(jobs, job{ChannelHealthchecks, h.Timeout.orDefault(), func(ctx context.Context) error {
+		jobs = append(jobs, job{ChannelHealthchecks, orDefault(h.Timeout), func(ctx context.Context) error {
 			return n.pingHealthchecks(ctx, h, which, textSummary(ev, healthchecksBodyLimit))
 		}})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
@@ -319,7 +320,7 @@ func TestMetricsEndpoint(t *testing.T) {
 // hold the next one back.
 func TestCaptureHookStorm(t *testing.T) {
 	c := testConfig(t)
-	c.Apps[0].Capture = config.Capture{Source: config.CapturePgDump, MinInterval: config.Duration(time.Hour)}
+	c.Apps[0].Capture = config.Capture{Source: config.CapturePgDump, MinInterval: units.Duration(time.Hour)}
 	release := make(chan struct{})
 	var runs atomic.Int32
 	s := &Server{Config: c, HookSecret: []byte(testSecret), Run: func(ctx context.Context, app, job string) error {
@@ -375,7 +376,7 @@ func TestCaptureHookStorm(t *testing.T) {
 	if _, m := post(t, h, path, body, sign(testSecret, path, body, 61)); m["status"] != Skipped {
 		t.Fatalf("after a failure, within min_interval of the last success: %v", m)
 	}
-	c.Apps[0].Capture.MinInterval = config.Duration(5 * time.Minute)
+	c.Apps[0].Capture.MinInterval = units.Duration(5 * time.Minute)
 	if _, m := post(t, h, path, body, sign(testSecret, path, body, 62)); m["status"] != Started {
 		t.Fatalf("past min_interval: %v", m)
 	}
@@ -383,7 +384,7 @@ func TestCaptureHookStorm(t *testing.T) {
 
 	// A capture started by hand or by a timer holds the capture lock:
 	// skipped too, with its start.
-	c.Apps[0].Capture.MinInterval = config.Duration(time.Minute)
+	c.Apps[0].Capture.MinInterval = units.Duration(time.Minute)
 	l, err := failover.CaptureLock(&c.Apps[0], "lifeboat capture")
 	if err != nil {
 		t.Fatal(err)

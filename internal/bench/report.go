@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	lbconfig "github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/units"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -47,7 +47,7 @@ func resolveDefaults(t *testenv.Standalone, bin, cfg string, o object, vs []vari
 			if a.Name != v.app(o) {
 				continue
 			}
-			ps, err := lbconfig.ParseByteSize(a.Download.PartSize)
+			ps, err := units.ParseByteSize(a.Download.PartSize)
 			if err != nil {
 				t.Fatalf("lifeboat config check --json: part_size: %v", err)
 			}

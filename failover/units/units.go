@@ -1,4 +1,8 @@
-package config
+// Package units holds the value types that lifeboat.yaml writes as text:
+// durations ("26h", "7d"), sizes ("16MiB") and free-space shares ("10%").
+// Both the config package and the packages whose blocks it embeds
+// (notify) decode them, so they live below both.
+package units
 
 import (
 	"fmt"
