@@ -29,7 +29,7 @@ func (o *Ops) Capture(ctx context.Context, s *Standby, c *capture.Capturer) (*ca
 	}
 	summary := fmt.Sprintf("capture of %s: %s", s.App.Name, res.Outcome)
 	if err == nil {
-		summary = fmt.Sprintf("capture of %s: s3://%s/%s, %s in %s", s.App.Name, res.Bucket, res.Key, report.Bytes(res.Size), dur(res.Seconds))
+		summary = fmt.Sprintf("capture of %s: s3://%s/%s, %s in %s", s.App.Name, res.Bucket, res.Key, report.Bytes(res.Size), report.Span(res.Seconds))
 	}
 	return res, o.record(ctx, s, res.Run(), err, summary, withErr(err, nil), res)
 }

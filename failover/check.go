@@ -129,7 +129,7 @@ func (s *Standby) CheckChain(ctx context.Context) *ChainReport {
 			add("last drill", false, "is the drill timer running? (lifeboat schedule list)", "passed %s ago (limit %s)", age.Round(time.Minute), c.MaxDrillAge)
 		default:
 			add("last drill", true, "", "passed %s ago: RTO %s, RPO %s", age.Round(time.Minute),
-				time.Duration(rep.RTO.Seconds*float64(time.Second)).Round(time.Second), time.Duration(rep.RPO.Seconds*float64(time.Second)).Round(time.Minute))
+				report.Span(rep.RTO.Seconds), report.Seconds(rep.RPO.Seconds).Round(time.Minute))
 		}
 	}
 

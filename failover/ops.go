@@ -78,7 +78,7 @@ func (o *Ops) Drill(ctx context.Context, s *Standby, opt DrillOptions) (*report.
 		}
 	}
 	summary := fmt.Sprintf("drill of %s %s: RTO %s (target %s), RPO %s (target %s)", s.App.Name, passWord(rep.Pass()),
-		dur(rep.RTO.Seconds), dur(rep.RTO.TargetSeconds), dur(rep.RPO.Seconds), dur(rep.RPO.TargetSeconds))
+		report.Span(rep.RTO.Seconds), report.Span(rep.RTO.TargetSeconds), report.Span(rep.RPO.Seconds), report.Span(rep.RPO.TargetSeconds))
 	results := o.notify(ctx, notify.Event{App: s.App.Name, Kind: "drill", OK: rep.Pass(), Summary: summary,
 		Details: rep.Failures, ReportURL: o.ReportURL(s.App.Name, rep.ID), Payload: rep})
 	for _, r := range results {
@@ -217,11 +217,11 @@ func (o *Ops) Failover(ctx context.Context, s *Standby, dryRun bool) (*FailoverR
 	if dryRun {
 		return res, err
 	}
-	summary := fmt.Sprintf("failover of %s: serving generation %d, RTO %s, RPO %s", s.App.Name, res.Generation, dur(res.RTOSeconds), dur(res.RPOSeconds))
+	summary := fmt.Sprintf("failover of %s: serving generation %d, RTO %s, RPO %s", s.App.Name, res.Generation, report.Span(res.RTOSeconds), report.Span(res.RPOSeconds))
 	if err != nil {
 		summary = fmt.Sprintf("failover of %s FAILED", s.App.Name)
 	}
-	run := newRun("failover", time.Now().Add(-time.Duration(res.RTOSeconds*float64(time.Second))))
+	run := newRun("failover", time.Now().Add(-report.Seconds(res.RTOSeconds)))
 	run.Outcome, run.Phases, run.Details["rpo_seconds"] = OutcomeServed, res.Phases, res.RPOSeconds
 	return res, o.record(ctx, s, run, err, summary, withErr(err, res.NextSteps), res)
 }
@@ -272,10 +272,6 @@ func passWord(ok bool) string {
 		return "passed"
 	}
 	return "FAILED"
-}
-
-func dur(secs float64) string {
-	return time.Duration(secs * float64(time.Second)).Round(time.Second).String()
 }
 
 // AppMetrics are the app's samples, built from its records (names and

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,14 +34,10 @@ func newDrillsCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(tw, "ID\tRESULT\tTRIGGER\tRTO\tRPO\tARCHIVE\tFAILURES")
 				for _, r := range list {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, strings.ToUpper(r.Result), r.Trigger,
-						secs(r.RTO.Seconds), secs(r.RPO.Seconds), r.Archive.Key, strings.Join(r.Failures, "; "))
+						report.Span(r.RTO.Seconds), report.Span(r.RPO.Seconds), r.Archive.Key, strings.Join(r.Failures, "; "))
 				}
 				tw.Flush()
 			})
 		},
 	}
-}
-
-func secs(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
 func newFailoverCmd(g *globals) *cobra.Command {
@@ -61,7 +62,7 @@ func printFailover(w io.Writer, r *failover.FailoverResult) {
 	}
 	fmt.Fprintf(w, "\nSERVING from generation %d, %s standby\n", r.Generation, kind)
 	fmt.Fprintf(w, "  RTO: %.1fs (this failover)\n", r.RTOSeconds)
-	fmt.Fprintf(w, "  RPO: %s (data captured %s)\n", time.Duration(r.RPOSeconds*float64(time.Second)).Round(time.Second), r.DataCapturedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "  RPO: %s (data captured %s)\n", report.Span(r.RPOSeconds), r.DataCapturedAt.Format(time.RFC3339))
 	if r.Published != "" {
 		fmt.Fprintf(w, "  web: published on %s\n", r.Published)
 	}

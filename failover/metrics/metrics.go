@@ -228,7 +228,7 @@ func FromReport(r *report.Report) []Sample {
 		rpo = r.RPO.Seconds
 	}
 	out = append(out, gauge(RTOSeconds, rto, "app", app), gauge(RPOSeconds, rpo, "app", app))
-	out = append(out, Targets(app, seconds(r.RTO.TargetSeconds), seconds(r.RPO.TargetSeconds))...)
+	out = append(out, Targets(app, report.Seconds(r.RTO.TargetSeconds), report.Seconds(r.RPO.TargetSeconds))...)
 	passed, failed := 0, 0
 	for _, c := range r.Checks {
 		if c.OK {
@@ -441,5 +441,3 @@ func unix(t time.Time) float64 {
 	}
 	return float64(t.UnixMilli()) / 1000
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

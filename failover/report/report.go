@@ -365,7 +365,7 @@ func (r *Report) Finalize() {
 	r.computeTargets()
 	r.deriveEgress()
 	if r.FinishedAt.IsZero() && !r.StartedAt.IsZero() && len(r.Phases) > 0 {
-		r.FinishedAt = r.StartedAt.Add(seconds(r.phasesEnd()))
+		r.FinishedAt = r.StartedAt.Add(Seconds(r.phasesEnd()))
 	}
 	if r.Archive.AgeSeconds == 0 && !r.Archive.CapturedAt.IsZero() && !r.StartedAt.IsZero() {
 		r.Archive.AgeSeconds = nonNeg(r.StartedAt.Sub(r.Archive.CapturedAt).Seconds())
@@ -421,7 +421,7 @@ func (r *Report) computeTargets() {
 	measured := r.RPOMeasured()
 	if measured {
 		p, _ := r.Phase(PhaseRestore)
-		restored := r.StartedAt.Add(seconds(p.StartedOffsetSeconds + p.Seconds))
+		restored := r.StartedAt.Add(Seconds(p.StartedOffsetSeconds + p.Seconds))
 		r.RPO.Seconds = nonNeg(restored.Sub(r.Archive.CapturedAt).Seconds())
 	}
 	if r.Archive.CapturedAt.IsZero() {
@@ -725,7 +725,14 @@ func Bytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// Seconds turns a count of seconds, as records and reports keep them, into
+// a time.Duration.
+func Seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Span renders a count of seconds for people, to the second ("1h2m3s"):
+// the one formatter for RTO, RPO and run times in summaries, tables and
+// the status page.
+func Span(s float64) string { return Seconds(s).Round(time.Second).String() }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -385,3 +385,14 @@ func TestNewID(t *testing.T) {
 		t.Errorf("IDs do not sort by time: %q, %q", a, b)
 	}
 }
+
+func TestSpanRoundsToTheSecond(t *testing.T) {
+	for in, want := range map[float64]string{0: "0s", 0.4: "0s", 59.6: "1m0s", 3723.2: "1h2m3s"} {
+		if got := Span(in); got != want {
+			t.Errorf("Span(%v) = %q, want %q", in, got, want)
+		}
+	}
+	if Seconds(1.5) != 1500*time.Millisecond {
+		t.Errorf("Seconds(1.5) = %v", Seconds(1.5))
+	}
+}

@@ -486,9 +486,9 @@ func eventDetail(r *state.Run) string {
 	num := func(k string) (float64, bool) { v, ok := r.Details[k].(float64); return v, ok }
 	switch {
 	case r.Kind == "failover" && r.OK:
-		d := fmt.Sprintf("RTO %s", secs(r.FinishedAt.Sub(r.StartedAt).Seconds()))
+		d := fmt.Sprintf("RTO %s", report.Span(r.FinishedAt.Sub(r.StartedAt).Seconds()))
 		if rpo, ok := num("rpo_seconds"); ok {
-			d += ", RPO " + secs(rpo)
+			d += ", RPO " + report.Span(rpo)
 		}
 		return d
 	case r.Outcome == failover.OutcomeDumped:
@@ -619,11 +619,7 @@ func deref(t *time.Time) time.Time {
 	return *t
 }
 
-func secs(v float64) string {
-	return time.Duration(v * float64(time.Second)).Round(time.Second).String()
-}
-
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{"ago": ago, "secs": secs, "upper": strings.ToUpper, "deref": deref}).Parse(`<!doctype html>
+var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{"ago": ago, "secs": report.Span, "upper": strings.ToUpper, "deref": deref}).Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
