@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
-	"github.com/lifeboat-dr/lifeboat/failover/database"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 func newDBCmd(g *globals) *cobra.Command {
@@ -33,7 +33,7 @@ func newDBCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if !reveal {
-				u = database.RedactURL(u)
+				u = textsafe.RedactURL(u)
 			}
 			return g.emit(map[string]any{"url": u, "generation": gen.Number, "password_file": s.State.PasswordFile(gen.Number)},
 				func(w io.Writer) { fmt.Fprintln(w, u) })

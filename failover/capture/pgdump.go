@@ -64,8 +64,8 @@ func URLFromFile(path string) func(context.Context) (string, error) {
 
 // conn is a database URL taken apart for libpq's environment variables.
 type conn struct {
-	url, host, password string
-	env                 []string
+	url, host string
+	env       []string
 }
 
 func parseURL(raw string) (*conn, error) {
@@ -82,7 +82,6 @@ func parseURL(raw string) (*conn, error) {
 	if u.User != nil {
 		env = append(env, "PGUSER="+u.User.Username())
 		if pw, ok := u.User.Password(); ok {
-			c.password = pw
 			env = append(env, "PGPASSWORD="+pw)
 		}
 	}
@@ -101,10 +100,7 @@ func parseURL(raw string) (*conn, error) {
 
 // scrub removes the password from text quoted from the database or pg_dump.
 func (c *conn) scrub(text string) string {
-	var s textsafe.Scrubber
-	s.Add("database URL", c.url)
-	s.Add("database password", c.password)
-	return s.Scrub(text)
+	return textsafe.ScrubURL(text, "database URL", c.url)
 }
 
 // Open asks the server its version, starts a container of the matching

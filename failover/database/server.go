@@ -191,18 +191,6 @@ func postgresURL(user, password, host, db string) string {
 	return u.String()
 }
 
-// RedactURL hides the password of a postgres URL.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return strings.Replace(u.String(), "xxxxx", "*****", 1)
-}
-
 // WaitReady waits until the server answers a query over a real connection
 // (ReadyTimeout at most; it gives up at once when the container stops) and
 // returns its version. Errors wrap ErrNotReady.

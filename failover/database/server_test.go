@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -107,9 +108,9 @@ func TestServerLife(t *testing.T) {
 	}
 	internal, err := s.InternalURL()
 	if err != nil || !strings.Contains(internal, "@"+s.Name+":5432/shop") {
-		t.Errorf("internal URL %q: %v", RedactURL(internal), err)
+		t.Errorf("internal URL %q: %v", textsafe.RedactURL(internal), err)
 	}
-	if strings.Contains(RedactURL(url), password) {
+	if strings.Contains(textsafe.RedactURL(url), password) {
 		t.Error("RedactURL leaves the password in")
 	}
 
@@ -148,7 +149,7 @@ func TestServerLife(t *testing.T) {
 	}
 	pub, _ := s.URL(ctx)
 	if !strings.Contains(pub, "@127.0.0.1:") || s.Published == "" {
-		t.Fatalf("published URL %q (Published %q)", RedactURL(pub), s.Published)
+		t.Fatalf("published URL %q (Published %q)", textsafe.RedactURL(pub), s.Published)
 	}
 	if got := queryOne(t, pub, "select x::text from kept"); got != "7" {
 		t.Fatalf("after publishing the data is %q, want 7", got)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
 // ErrNotReady is returned by WaitReady when the server does not accept a
@@ -69,7 +70,7 @@ func scrub(err error, url string) string {
 	if err == nil {
 		return ""
 	}
-	return strings.ReplaceAll(err.Error(), url, "<database url>")
+	return textsafe.ScrubURL(err.Error(), "database URL", url)
 }
 
 // Prepare creates what the archive needs but does not create itself: the

@@ -237,20 +237,59 @@ func (s *Scrubber) AddVars(vars map[string]string) {
 		if len(v) >= MinSecretLen {
 			s.Add(k, v)
 		}
-		if u, err := url.Parse(v); err == nil && u.User != nil {
-			if pw, ok := u.User.Password(); ok && pw != "" {
-				s.Add(k+" password", pw)
-				// As written in the URL, too (percent-encoded).
-				if _, rest, ok := strings.Cut(v, "://"); ok {
-					if userinfo, _, ok := strings.Cut(rest, "@"); ok {
-						if _, raw, ok := strings.Cut(userinfo, ":"); ok && raw != pw {
-							s.Add(k+" password", raw)
-						}
-					}
-				}
+		s.addPassword(k, v)
+	}
+}
+
+// AddURL hides a URL whole as name and, when it carries a password (a
+// postgres:// connection URL), the password on its own as "name password",
+// both decoded and as written in the URL (percent-encoded): a driver's
+// error may quote either.
+func (s *Scrubber) AddURL(name, raw string) {
+	s.Add(name, raw)
+	s.addPassword(name, raw)
+}
+
+func (s *Scrubber) addPassword(name, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return
+	}
+	pw, ok := u.User.Password()
+	if !ok || pw == "" {
+		return
+	}
+	s.Add(name+" password", pw)
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if userinfo, _, ok := strings.Cut(rest, "@"); ok {
+			if _, enc, ok := strings.Cut(userinfo, ":"); ok && enc != pw {
+				s.Add(name+" password", enc)
 			}
 		}
 	}
+}
+
+// ScrubURL returns text with the URL raw, and its password, replaced by
+// markers naming them (see AddURL): the one way a connection URL is kept
+// out of an error message.
+func ScrubURL(text, name, raw string) string {
+	var s Scrubber
+	s.AddURL(name, raw)
+	return s.Scrub(text)
+}
+
+// RedactURL returns a URL fit to print: its password, if any, becomes
+// "*****"; the rest (user, host, database) is kept. Text that is not a URL
+// comes back unchanged.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return strings.Replace(u.String(), "xxxxx", "*****", 1)
 }
 
 // Scrub returns text with every added secret replaced by its marker.

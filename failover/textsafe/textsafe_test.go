@@ -100,3 +100,23 @@ func TestScrubber(t *testing.T) {
 		t.Error("ScrubValue")
 	}
 }
+
+func TestScrubURLHidesTheURLAndItsPassword(t *testing.T) {
+	u := "postgres://lifeboat:p%40ss%2Fw0rd@db:5432/app?sslmode=disable"
+	text := "connect " + u + ": password p@ss/w0rd rejected; raw p%40ss%2Fw0rd"
+	got := ScrubURL(text, "database URL", u)
+	for _, leak := range []string{"p@ss/w0rd", "p%40ss%2Fw0rd"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("%q leaks %q", got, leak)
+		}
+	}
+	if !strings.Contains(got, "[redacted:database URL]") || !strings.Contains(got, "[redacted:database URL password]") {
+		t.Errorf("markers missing: %q", got)
+	}
+	if r := RedactURL(u); strings.Contains(r, "w0rd") || !strings.Contains(r, "lifeboat:*****@db:5432/app") {
+		t.Errorf("RedactURL = %q", r)
+	}
+	if r := RedactURL("not a url"); r != "not a url" {
+		t.Errorf("RedactURL of plain text = %q", r)
+	}
+}
