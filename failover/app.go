@@ -57,29 +57,40 @@ func (s *site) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode
 	if err != nil {
 		return nil, err
 	}
+	overrides := stack.Overrides{Drop: cfg.DropVars, Set: cfg.Vars, Serving: cfg.ServingVars, Port: cfg.Port}
 	p := &stack.Plan{
 		App: s.App.Name, Mode: mode, Purpose: s.Names.Purpose(), Generation: g.Number,
 		Prefix: s.Names.AppPrefix(g.Number), Image: img.ID,
 		Processes: procs, Release: release, Shell: shell,
-		Vars: stack.Vars(cfg, snap.Vars, envFile, mode, dbURL, ""), Port: cfg.Port,
-		Network: g.Network, Health: cfg.Health,
-		Labels: s.Names.Labels("", g.Number),
+		Vars: stack.Vars(overrides, snap.Vars, envFile, mode, dbURL, ""), Port: cfg.Port,
+		Network: g.Network,
+		Health:  stack.Health{Path: cfg.Health.Path, Timeout: cfg.Health.Timeout.D(), Interval: cfg.Health.Interval.D()},
+		Labels:  s.Names.Labels("", g.Number),
 	}
 	if mode == stack.ModeServing {
-		p.PublicNetwork, p.Publish = s.Names.PublicNetwork(), cfg.Publish
+		host, port, err := config.ParseHostPort(cfg.Publish)
+		if err != nil {
+			return nil, fmt.Errorf("app.stack.publish: %w", err)
+		}
+		p.PublicNetwork, p.Publish = s.Names.PublicNetwork(), stack.HostPort{Host: host, Port: port}
 	}
 	return p, nil
 }
 
+// herokuAPI is the Platform API access of app.stack.heroku.
+func herokuAPI(h config.Heroku) stack.HerokuAPI {
+	return stack.HerokuAPI{App: h.App, TokenFile: h.TokenFile, APIURL: h.APIURL}
+}
+
 // processes are the config's process types, or the image's Procfile's.
-func (s *site) processes(ctx context.Context, img engine.Image) (map[string]config.Process, string, error) {
+func (s *site) processes(ctx context.Context, img engine.Image) (map[string]stack.Process, string, error) {
 	cfg := s.App.Stack
-	procs := map[string]config.Process{}
+	procs := map[string]stack.Process{}
 	for k, v := range cfg.Processes {
 		if v.Count == 0 {
 			v.Count = 1
 		}
-		procs[k] = v
+		procs[k] = stack.Process{Command: v.Command, Count: v.Count}
 	}
 	release := cfg.Release
 	if len(procs) == 0 || release == "" {
@@ -104,7 +115,7 @@ func (s *site) processes(ctx context.Context, img engine.Image) (map[string]conf
 		if len(procs) == 0 {
 			for name, cmd := range procfile {
 				if name != "release" {
-					procs[name] = config.Process{Command: cmd, Count: 1}
+					procs[name] = stack.Process{Command: cmd, Count: 1}
 				}
 			}
 		}
@@ -117,7 +128,7 @@ func (s *site) processes(ctx context.Context, img engine.Image) (map[string]conf
 	}
 	if len(procs) == 0 {
 		// No Procfile: web is whatever the image runs by default.
-		procs["web"] = config.Process{Count: 1}
+		procs["web"] = stack.Process{Count: 1}
 	}
 	return procs, release, nil
 }
@@ -226,8 +237,12 @@ func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mod
 	for name, p := range plan.Processes {
 		counts[name] = p.Count
 	}
+	published := "" // as the config writes it ("0.0.0.0:80")
+	if plan.Publish.Port != 0 {
+		published = s.App.Stack.Publish
+	}
 	rec := &state.StackRecord{Generation: g.Number, Mode: string(mode), Image: s.App.Stack.Image, ImageID: img.ID,
-		Processes: counts, StartedAt: time.Now().UTC(), BootSeconds: res.Stack.BootSeconds, WebURL: res.Stack.WebURL, Published: plan.Publish}
+		Processes: counts, StartedAt: time.Now().UTC(), BootSeconds: res.Stack.BootSeconds, WebURL: res.Stack.WebURL, Published: published}
 	return res, s.State.SaveStack(rec)
 }
 

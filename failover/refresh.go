@@ -206,7 +206,7 @@ func (s *Standby) snapshotConfigVars(ctx context.Context) string {
 	if h.App == "" {
 		return ""
 	}
-	snap, err := stack.FetchConfigVars(ctx, h)
+	snap, err := stack.FetchConfigVars(ctx, herokuAPI(h))
 	if err != nil {
 		prev, _ := stack.LoadSnapshot(s.State.ConfigVarsFile())
 		age := "none"

@@ -138,7 +138,7 @@ func URLFromHeroku(h config.Heroku, database string) func(context.Context) (stri
 		if _, err := os.Stat(h.TokenFile); err != nil {
 			return "", fmt.Errorf("app.heroku.token_file: %w", err)
 		}
-		snap, err := stack.FetchConfigVars(ctx, h)
+		snap, err := stack.FetchConfigVars(ctx, stack.HerokuAPI{App: h.App, TokenFile: h.TokenFile, APIURL: h.APIURL})
 		if err != nil {
 			return "", fmt.Errorf("%w: %w", ErrSourceUnreachable, err)
 		}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
@@ -28,8 +27,18 @@ type Snapshot struct {
 	Vars  map[string]string `json:"vars"`
 }
 
+// HerokuAPI is access to one app on the Heroku Platform API.
+type HerokuAPI struct {
+	// App is the Heroku app name.
+	App string
+	// TokenFile holds an API token (mode 0600).
+	TokenFile string
+	// APIURL is https://api.heroku.com (or a test server).
+	APIURL string
+}
+
 // FetchConfigVars calls GET /apps/{app}/config-vars.
-func FetchConfigVars(ctx context.Context, h config.Heroku) (*Snapshot, error) {
+func FetchConfigVars(ctx context.Context, h HerokuAPI) (*Snapshot, error) {
 	tok, err := os.ReadFile(h.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w: token file: %v", ErrHeroku, err)

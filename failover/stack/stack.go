@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
@@ -38,7 +37,7 @@ type Plan struct {
 	Prefix string
 	Image  string
 	// Processes to run, with their commands and counts.
-	Processes map[string]config.Process
+	Processes map[string]Process
 	// Release runs first; empty: no release phase.
 	Release string
 	// Shell: commands run with /bin/sh -c; false (an image without a
@@ -52,11 +51,31 @@ type Plan struct {
 	// PublicNetwork, when set, is the primary network (egress, published
 	// ports) and Network is joined as well.
 	PublicNetwork string
-	// Publish web.1 on this host address ("0.0.0.0:80"); empty: not published.
-	Publish string
-	Health  config.Health
+	// Publish web.1 on this host address; zero: not published.
+	Publish HostPort
+	Health  Health
 	// Labels are added to every container (app, purpose, generation).
 	Labels map[string]string
+}
+
+// Process is one process type: its command, and how many containers run it.
+type Process struct {
+	Command string
+	Count   int
+}
+
+// Health is how web is known to be up: its Path answers 2xx within
+// Timeout, asked every Interval.
+type Health struct {
+	Path     string
+	Timeout  time.Duration
+	Interval time.Duration
+}
+
+// HostPort is a host address to publish a port on ("0.0.0.0", 80).
+type HostPort struct {
+	Host string
+	Port int
 }
 
 // ContainerName is the name of process n of a type.
@@ -132,7 +151,7 @@ func (r *Runner) Up(ctx context.Context, p *Plan) (*Result, error) {
 		proc := p.Processes[t]
 		for n := 1; n <= proc.Count; n++ {
 			name := p.ContainerName(t, n)
-			publish := t == "web" && n == 1 && p.Publish != ""
+			publish := t == "web" && n == 1 && p.Publish.Port != 0
 			if err := r.start(ctx, p, t, n, proc.Command, publish); err != nil {
 				return res, err
 			}
@@ -185,11 +204,7 @@ func (p *Plan) spec(typ string, n int, cmd string, publish bool) (engine.Contain
 		spec.Network = p.PublicNetwork
 	}
 	if publish {
-		host, port, err := config.ParseHostPort(p.Publish)
-		if err != nil {
-			return spec, err
-		}
-		spec.Publish = []engine.Port{{HostIP: host, HostPort: port, ContainerPort: p.Port}}
+		spec.Publish = []engine.Port{{HostIP: p.Publish.Host, HostPort: p.Publish.Port, ContainerPort: p.Port}}
 	}
 	return spec, nil
 }
@@ -243,7 +258,7 @@ func (r *Runner) release(ctx context.Context, p *Plan) (*ReleaseResult, error) {
 // network until it answers 2xx, failing fast when a process exits.
 func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) (string, error) {
 	start := time.Now()
-	deadline := start.Add(p.Health.Timeout.D())
+	deadline := start.Add(p.Health.Timeout)
 	client := &http.Client{Timeout: 5 * time.Second}
 	last := "no answer yet"
 	web := p.ContainerName("web", 1)
@@ -287,7 +302,7 @@ func (r *Runner) waitHealthy(ctx context.Context, p *Plan, containers []string) 
 		}
 		// Poll fast at first (most apps answer within a second or two),
 		// then at the configured interval.
-		wait := p.Health.Interval.D()
+		wait := p.Health.Interval
 		if time.Since(start) < 3*time.Second {
 			wait = min(wait, 100*time.Millisecond)
 		}

@@ -14,8 +14,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 )
 
 // ErrEnvFile is returned for an env file that cannot be read or parsed.
@@ -62,6 +60,16 @@ const (
 	ModeDrill   Mode = "drill"
 )
 
+// Overrides are the config's changes to the app's config vars on the
+// standby (app.stack: drop_vars, vars, serving_vars) and the port web
+// listens on (PORT).
+type Overrides struct {
+	Drop    []string
+	Set     map[string]string
+	Serving map[string]string
+	Port    int
+}
+
 // Vars computes the config vars of one process container:
 //
 //  1. the last Heroku snapshot, then the env file on top (the VPS wins);
@@ -70,7 +78,7 @@ const (
 //  4. DATABASE_URL (and any var holding the same URL as Heroku's
 //     DATABASE_URL, such as HEROKU_POSTGRESQL_NAVY_URL) replaced by the
 //     standby database; PORT and DYNO set as Heroku sets them.
-func Vars(cfg config.Stack, snapshot, envFile map[string]string, mode Mode, databaseURL string, dyno string) map[string]string {
+func Vars(o Overrides, snapshot, envFile map[string]string, mode Mode, databaseURL string, dyno string) map[string]string {
 	out := map[string]string{}
 	for k, v := range snapshot {
 		out[k] = v
@@ -78,14 +86,14 @@ func Vars(cfg config.Stack, snapshot, envFile map[string]string, mode Mode, data
 	for k, v := range envFile {
 		out[k] = v
 	}
-	for _, k := range cfg.DropVars {
+	for _, k := range o.Drop {
 		delete(out, k)
 	}
-	for k, v := range cfg.Vars {
+	for k, v := range o.Set {
 		out[k] = v
 	}
 	if mode == ModeServing {
-		for k, v := range cfg.ServingVars {
+		for k, v := range o.Serving {
 			out[k] = v
 		}
 	}
@@ -97,7 +105,7 @@ func Vars(cfg config.Stack, snapshot, envFile map[string]string, mode Mode, data
 		}
 	}
 	out["DATABASE_URL"] = databaseURL
-	out["PORT"] = fmt.Sprint(cfg.Port)
+	out["PORT"] = fmt.Sprint(o.Port)
 	out["DYNO"] = dyno
 	out["LIFEBOAT_MODE"] = string(mode)
 	return out

@@ -4,16 +4,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 )
 
 func TestVarsPrecedence(t *testing.T) {
 	herokuURL := "postgres://u:p@ec2.amazonaws.com:5432/d1"
 	snap := map[string]string{"DATABASE_URL": herokuURL, "HEROKU_POSTGRESQL_NAVY_URL": herokuURL, "MAIL_KEY": "secret", "A": "heroku", "B": "heroku"}
 	env := map[string]string{"A": "vps"}
-	cfg := config.Stack{Port: 5000, DropVars: []string{"MAIL_KEY"}, Vars: map[string]string{"B": "override"},
-		ServingVars: map[string]string{"B": "serving"}}
+	cfg := Overrides{Port: 5000, Drop: []string{"MAIL_KEY"}, Set: map[string]string{"B": "override"},
+		Serving: map[string]string{"B": "serving"}}
 	v := Vars(cfg, snap, env, ModeStandby, "postgres://standby/db", "web.1")
 	want := map[string]string{"A": "vps", "B": "override", "DATABASE_URL": "postgres://standby/db",
 		"HEROKU_POSTGRESQL_NAVY_URL": "postgres://standby/db", "PORT": "5000", "DYNO": "web.1", "LIFEBOAT_MODE": "standby"}
