@@ -210,6 +210,8 @@ func newBucketCheckCmd(g *globals) *cobra.Command {
   standby cannot write   a write of a probe name next to the archives is refused
   standby cannot delete  a delete of that name is refused
 
+With no credentials at all (no s3.credentials_file, nothing from the AWS default chain)
+one finding, credentials, says so and where they come from; only public access runs.
 Exit 1 when any finding fails; each says what to do. With bucket.check: true the same
 findings are part of lifeboat check.`,
 		Args: cobra.NoArgs,

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,4 +136,66 @@ func bucketCheck(t *testing.T, w *world) (int, map[string]findingJSON) {
 		t.Errorf("ok %v, exit %d", rep.OK, code)
 	}
 	return code, got
+}
+
+// TestBucketCheckCredentials: a key MinIO does not know is refused, which
+// each finding says; no credentials at all is said once, with where they
+// come from, and without the SDK's own text; what anyone may do is still
+// checked.
+func TestBucketCheckCredentials(t *testing.T) {
+	w := newWorld(t, "")
+	wrong := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(wrong, []byte("[default]\naws_access_key_id = nobody-knows-me\naws_secret_access_key = not-the-secret-either\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setCredentials := func(line string) {
+		t.Helper()
+		cfg := regexp.MustCompile(`(?m)^ *credentials_file: .*\n`).ReplaceAllString(mustRead(t, w.cfgPath), line)
+		if err := os.WriteFile(w.cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCredentials("      credentials_file: " + wrong + "\n")
+	code, got := bucketCheck(t, w)
+	if code != exitFailed {
+		t.Errorf("wrong key: exit %d", code)
+	}
+	if _, found := got["credentials"]; found {
+		t.Errorf("wrong key reported as no credentials: %+v", got["credentials"])
+	}
+	for _, name := range []string{"lifecycle", "versioning", "object lock", "encryption"} {
+		if f := got[name]; f.OK || !strings.Contains(f.Detail, "may not read it") || !strings.Contains(f.Detail, "InvalidAccessKeyId") {
+			t.Errorf("wrong key: %s: %+v", name, f)
+		}
+	}
+
+	// No credentials anywhere: no file, nothing in the environment, no
+	// instance role (metadata requests off).
+	setCredentials("")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	code, got = bucketCheck(t, w)
+	if code != exitFailed || len(got) != 2 {
+		t.Errorf("no credentials: exit %d, findings %+v, want credentials and public access", code, got)
+	}
+	if f := got["credentials"]; f.OK || !strings.Contains(f.Detail, "no AWS credentials found") ||
+		!strings.Contains(f.Fix, "s3.credentials_file") || !strings.Contains(f.Fix, "AWS_ACCESS_KEY_ID") {
+		t.Errorf("no credentials: %+v", f)
+	}
+	if f := got["public access"]; !f.OK {
+		t.Errorf("no credentials: public access: %+v", f)
+	}
+	code, out, errOut := lb(t, "--config", w.cfgPath, "bucket", "check")
+	if code != exitFailed || strings.Count(out, "no AWS credentials found") != 1 {
+		t.Errorf("no credentials: exit %d, want one line saying so:\n%s\n%s", code, out, errOut)
+	}
+	for _, sdk := range []string{"IMDS", "operation error", "get credentials"} {
+		if strings.Contains(out+errOut, sdk) {
+			t.Errorf("no credentials: the SDK's own text %q is shown:\n%s\n%s", sdk, out, errOut)
+		}
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 )
 
 // Finding is one result of a bucket check, with what to do when it failed.
@@ -34,6 +36,9 @@ type Report struct {
 
 // Finding names, stable for scripts and tests.
 const (
+	// FindingCredentials is only there when it fails: no credentials
+	// were found, and the checks that need them did not run.
+	FindingCredentials   = "credentials"
 	FindingLifecycle     = "lifecycle"
 	FindingVersioning    = "versioning"
 	FindingObjectLock    = "object lock"
@@ -92,17 +97,36 @@ func (c *Checker) Run(ctx context.Context) *Report {
 		}
 		r.Findings = append(r.Findings, Finding{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...), Fix: fix})
 	}
-	c.checkLifecycle(ctx, add)
-	c.checkVersioning(ctx, add)
-	c.checkObjectLock(ctx, add)
-	c.checkEncryption(ctx, add)
-	c.checkPublic(ctx, add)
-	c.checkStandbyWrites(ctx, add)
+	if c.noCredentials(ctx) {
+		// What anyone may do needs no credentials: still checked.
+		add(FindingCredentials, false, s3store.NoCredentialsFix,
+			"no AWS credentials found (neither s3.credentials_file nor the AWS default chain gave any): the checks that need the standby's credentials did not run")
+		c.checkPublic(ctx, add, false)
+	} else {
+		c.checkLifecycle(ctx, add)
+		c.checkVersioning(ctx, add)
+		c.checkObjectLock(ctx, add)
+		c.checkEncryption(ctx, add)
+		c.checkPublic(ctx, add, true)
+		c.checkStandbyWrites(ctx, add)
+	}
 	r.OK = true
 	for _, f := range r.Findings {
 		r.OK = r.OK && f.OK
 	}
 	return r
+}
+
+// noCredentials reports whether API (an *s3.Client) has no credentials
+// to sign with. They are asked for first so that having none is said once,
+// rather than as the failure of every signed check.
+func (c *Checker) noCredentials(ctx context.Context) bool {
+	client, ok := c.API.(interface{ Options() s3.Options })
+	if !ok || client.Options().Credentials == nil {
+		return false
+	}
+	_, err := client.Options().Credentials.Retrieve(ctx)
+	return s3store.NoCredentials(err)
 }
 
 type addFunc func(name string, ok bool, fix, format string, args ...any)
@@ -117,7 +141,7 @@ func (c *Checker) checkLifecycle(ctx context.Context, add addFunc) {
 	case errors.Is(err, ErrNoLifecycle) && c.Lifecycle.Empty():
 		add(FindingLifecycle, true, "", "none configured (bucket.glacier_after, expire_after and abort_multipart_after are 0) and none on the bucket")
 		return
-	case err != nil && denied(err):
+	case errors.Is(err, ErrDenied):
 		add(FindingLifecycle, false, "grant s3:GetLifecycleConfiguration to the standby: "+policyHint, "the standby's credentials may not read it: %v", err)
 		return
 	case err != nil && !errors.Is(err, ErrNoLifecycle):
@@ -247,8 +271,9 @@ func (c *Checker) checkEncryption(ctx context.Context, add addFunc) {
 }
 
 // checkPublic asks, without credentials, for a listing of the archives and
-// for the first archive's metadata: both must be refused.
-func (c *Checker) checkPublic(ctx context.Context, add addFunc) {
+// for the first archive's metadata (when signed, the standby's credentials
+// can name one): both must be refused.
+func (c *Checker) checkPublic(ctx context.Context, add addFunc, signed bool) {
 	const fix = "remove the bucket policy statements or ACLs that grant access to everyone (Principal \"*\"), and turn Block Public Access on"
 	if c.Anonymous == nil {
 		add(FindingPublicAccess, false, "", "not checked: no anonymous client")
@@ -265,6 +290,10 @@ func (c *Checker) checkPublic(ctx context.Context, add addFunc) {
 	}
 	// The first archive, as the standby sees it.
 	key := ""
+	if !signed {
+		add(FindingPublicAccess, true, "", "an unsigned listing was refused (reading an archive not tried: without credentials none can be named)")
+		return
+	}
 	if out, err := c.API.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: c.bucketInput(), Prefix: aws.String(c.Prefix), MaxKeys: aws.Int32(1)}); err == nil && len(out.Contents) > 0 {
 		key = aws.ToString(out.Contents[0].Key)
 	}

@@ -3,10 +3,11 @@ package bucket
 import (
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/archive/s3store"
 )
 
 // ErrDenied is wrapped by errors of requests the credentials may not make
@@ -23,20 +24,20 @@ func errorCode(err error) string {
 }
 
 // denied reports whether the service refused the request for lack of
-// permission.
+// permission (s3store's mapping of S3's answers): a request that was never
+// sent for want of credentials was not refused.
 func denied(err error) bool {
-	switch errorCode(err) {
-	case "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch":
-		return true
-	}
-	var re *smithyhttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden
+	return s3store.Classify(err) == archive.ErrDenied
 }
 
 // classify wraps err with what was being done, and ErrDenied when the
-// service refused it.
+// service refused it, or s3store.ErrNoCredentials, with what to do, when
+// there were no credentials to send it with.
 func classify(doing string, err error) error {
-	if denied(err) {
+	switch {
+	case s3store.NoCredentials(err):
+		return fmt.Errorf("%s: %w: %s", doing, s3store.ErrNoCredentials, s3store.NoCredentialsFix)
+	case denied(err):
 		return fmt.Errorf("%s: %w (%v)", doing, ErrDenied, shortError(err))
 	}
 	return fmt.Errorf("%s: %w", doing, err)

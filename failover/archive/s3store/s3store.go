@@ -261,69 +261,34 @@ func storageClass(c string) string {
 	return c
 }
 
-// wrap maps SDK errors onto the archive package's named errors, with a
-// message that says what to do.
-func (s *Store) wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if noCredentials(err) {
-		return fmt.Errorf("%s: %w: no AWS credentials found (neither s3.credentials_file nor the AWS default chain: env, ~/.aws, an instance role): set s3.credentials_file to a 0600 shared-credentials file",
-			op, archive.ErrDenied)
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NoSuchBucket":
-			return fmt.Errorf("%s: %w: bucket %q does not exist (check s3.bucket and s3.endpoint)", op, archive.ErrNoBucket, s.opts.Bucket)
-		case "PreconditionFailed":
-			return fmt.Errorf("%s: %w: its ETag is no longer the one the download started with", op, archive.ErrChanged)
-		case "NoSuchVersion":
-			return fmt.Errorf("%s: %w: the version the download started with is gone", op, archive.ErrChanged)
-		case "NoSuchKey", "NotFound":
-			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
-		case "InvalidObjectState":
-			return fmt.Errorf("%s: %w: run `lifeboat fetch --key KEY --wait` to restore it", op, archive.ErrArchived)
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AllAccessDisabled", "Forbidden":
-			return fmt.Errorf("%s: %w (%s): check the credentials (s3.credentials_file or the AWS default chain) and that they may s3:ListBucket and s3:GetObject", op, archive.ErrDenied, ae.ErrorCode())
-		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301":
-			if r := bucketRegion(err); r != "" {
-				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)
-			}
-			return fmt.Errorf("%s: %w: set s3.region to the bucket's region (%s)", op, archive.ErrWrongRegion, ae.ErrorMessage())
-		}
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch code := re.HTTPStatusCode(); {
-		case code == 0: // no response: the request was never answered
-			return fmt.Errorf("%s: %w: %v", op, archive.ErrUnreachable, rootCause(err))
-		case code == http.StatusMovedPermanently:
-			if r := bucketRegion(err); r != "" {
-				return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, archive.ErrWrongRegion, r, s.opts.Region, r)
-			}
-			return fmt.Errorf("%s: %w", op, archive.ErrWrongRegion)
-		case code == http.StatusPreconditionFailed:
-			return fmt.Errorf("%s: %w", op, archive.ErrChanged)
-		case code == http.StatusNotFound:
-			return fmt.Errorf("%s: %w", op, archive.ErrNotFound)
-		case code == http.StatusForbidden:
-			return fmt.Errorf("%s: %w: check the credentials and their permissions", op, archive.ErrDenied)
-		case code >= 500:
-			return fmt.Errorf("%s: %w: the service answered %d after retries", op, archive.ErrUnreachable, code)
-		}
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	// No HTTP response at all: connection refused, DNS, timeouts.
-	return fmt.Errorf("%s: %w: %v", op, archive.ErrUnreachable, rootCause(err))
-}
+// ErrNoCredentials is wrapped by the errors of requests that were never
+// sent because no credentials were found at all (neither
+// s3.credentials_file nor the AWS default chain gave any): a setup to fix,
+// not an outage. It is also an archive.ErrDenied (errors.Is), as callers
+// that only know the archive package's errors treat it like one.
+var ErrNoCredentials error = noCredentialsError{}
 
-// noCredentials reports whether the SDK found no credentials at all: it
-// then fails before sending anything, which is not an outage.
-func noCredentials(err error) bool {
+type noCredentialsError struct{}
+
+func (noCredentialsError) Error() string        { return "no AWS credentials found" }
+func (noCredentialsError) Is(target error) bool { return target == archive.ErrDenied }
+
+// NoCredentialsFix says where the standby's credentials come from, for
+// the operator who has none.
+const NoCredentialsFix = "set s3.credentials_file to a shared-credentials file (mode 0600) holding the standby's key " +
+	"(s3.profile picks its section), or give lifeboat AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment " +
+	"(the AWS default chain: also AWS_PROFILE with ~/.aws/credentials, or an instance role)"
+
+// NoCredentials reports whether err (of the S3 client, or wrapped by this
+// package) means that no credentials were found: the SDK then fails
+// before sending anything.
+func NoCredentials(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrNoCredentials) {
+		return true
+	}
 	msg := err.Error()
 	for _, s := range []string{"get credentials", "failed to refresh cached credentials", "no EC2 IMDS role found", "static credentials are empty"} {
 		if strings.Contains(msg, s) {
@@ -331,6 +296,107 @@ func noCredentials(err error) bool {
 		}
 	}
 	return false
+}
+
+// Classify maps an error of the S3 client onto the named error it means:
+// ErrNoCredentials, or archive's ErrDenied, ErrNoBucket, ErrNotFound,
+// ErrChanged, ErrArchived, ErrWrongRegion or ErrUnreachable; nil for an
+// answer of the service none of them fits (and for a nil or cancelled
+// err). It is the one mapping of S3's answers, for the archive store and
+// for what else talks to the bucket (failover/bucket).
+func Classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if NoCredentials(err) {
+		return ErrNoCredentials
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchBucket":
+			return archive.ErrNoBucket
+		case "PreconditionFailed", "NoSuchVersion":
+			return archive.ErrChanged
+		case "NoSuchKey", "NotFound":
+			return archive.ErrNotFound
+		case "InvalidObjectState":
+			return archive.ErrArchived
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AllAccessDisabled", "Forbidden":
+			return archive.ErrDenied
+		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "301":
+			return archive.ErrWrongRegion
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch code := re.HTTPStatusCode(); {
+		case code == 0: // no response: the request was never answered
+			return archive.ErrUnreachable
+		case code == http.StatusMovedPermanently:
+			return archive.ErrWrongRegion
+		case code == http.StatusPreconditionFailed:
+			return archive.ErrChanged
+		case code == http.StatusNotFound:
+			return archive.ErrNotFound
+		case code == http.StatusForbidden:
+			return archive.ErrDenied
+		case code >= 500:
+			return archive.ErrUnreachable
+		}
+		return nil
+	}
+	// No HTTP response at all: connection refused, DNS, timeouts.
+	return archive.ErrUnreachable
+}
+
+// wrap maps SDK errors onto the archive package's named errors (Classify),
+// with a message that says what to do.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae smithy.APIError
+	apiErr := errors.As(err, &ae)
+	var re *awshttp.ResponseError
+	kind := Classify(err)
+	switch kind {
+	case nil:
+		return fmt.Errorf("%s: %w", op, err)
+	case ErrNoCredentials:
+		return fmt.Errorf("%s: %w (neither s3.credentials_file nor the AWS default chain gave any): %s", op, ErrNoCredentials, NoCredentialsFix)
+	case archive.ErrNoBucket:
+		return fmt.Errorf("%s: %w: bucket %q does not exist (check s3.bucket and s3.endpoint)", op, kind, s.opts.Bucket)
+	case archive.ErrChanged:
+		switch {
+		case apiErr && ae.ErrorCode() == "NoSuchVersion":
+			return fmt.Errorf("%s: %w: the version the download started with is gone", op, kind)
+		case apiErr:
+			return fmt.Errorf("%s: %w: its ETag is no longer the one the download started with", op, kind)
+		}
+		return fmt.Errorf("%s: %w", op, kind)
+	case archive.ErrArchived:
+		return fmt.Errorf("%s: %w: run `lifeboat fetch --key KEY --wait` to restore it", op, kind)
+	case archive.ErrDenied:
+		if apiErr {
+			return fmt.Errorf("%s: %w (%s): check the credentials (s3.credentials_file or the AWS default chain) and that they may s3:ListBucket and s3:GetObject", op, kind, ae.ErrorCode())
+		}
+		return fmt.Errorf("%s: %w: check the credentials and their permissions", op, kind)
+	case archive.ErrWrongRegion:
+		if r := bucketRegion(err); r != "" {
+			return fmt.Errorf("%s: %w: the bucket is in %s, not %s: set s3.region: %s", op, kind, r, s.opts.Region, r)
+		}
+		if apiErr {
+			return fmt.Errorf("%s: %w: set s3.region to the bucket's region (%s)", op, kind, ae.ErrorMessage())
+		}
+		return fmt.Errorf("%s: %w", op, kind)
+	case archive.ErrUnreachable:
+		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+			return fmt.Errorf("%s: %w: the service answered %d after retries", op, kind, re.HTTPStatusCode())
+		}
+		return fmt.Errorf("%s: %w: %v", op, kind, rootCause(err))
+	}
+	return fmt.Errorf("%s: %w", op, kind)
 }
 
 func bucketRegion(err error) string {

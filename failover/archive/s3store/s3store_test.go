@@ -187,8 +187,14 @@ func TestNoCredentialsIsNotAnOutage(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // no instance-metadata request off this host
 	st := newStore(t, s, "backups", func(o *Options) { o.CredentialsFile = "" })
 	_, err := st.List(context.Background(), "")
-	if !errors.Is(err, archive.ErrDenied) || errors.Is(err, archive.ErrUnreachable) || !strings.Contains(err.Error(), "s3.credentials_file") {
+	if !errors.Is(err, ErrNoCredentials) || !errors.Is(err, archive.ErrDenied) || errors.Is(err, archive.ErrUnreachable) ||
+		!strings.Contains(err.Error(), "s3.credentials_file") || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Fatalf("got %v", err)
+	}
+	for _, sdk := range []string{"IMDS", "operation error", "access denied"} {
+		if strings.Contains(err.Error(), sdk) {
+			t.Errorf("%q in %v", sdk, err)
+		}
 	}
 }
 
