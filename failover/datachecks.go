@@ -74,7 +74,7 @@ func (s *site) dataChecks(g *state.Generation, req RestoreRequest) error {
 	}
 
 	var failed []string
-	check := state.Check{Name: "row counts against the previous restore", Kind: report.KindDrift, OK: !res.Failed(), Detail: res.Summary()}
+	check := report.Check{Name: "row counts against the previous restore", Kind: report.KindDrift, OK: !res.Failed(), Detail: res.Summary()}
 	if res.Failed() {
 		check.Detail = res.Explain()
 		failed = append(failed, check.Detail)
@@ -84,7 +84,7 @@ func (s *site) dataChecks(g *state.Generation, req RestoreRequest) error {
 		s.say("  WARNING: %s, %s", textsafe.Escape(w), textsafe.Escape(res.Between()))
 	}
 	for _, f := range drift.CheckExpect(cur.Tables, drift.Expect{Tables: db.Expect.Tables, Rows: db.Expect.Rows}) {
-		g.Checks = append(g.Checks, state.Check{Name: f.Name, Kind: report.KindExpect, OK: f.OK, Detail: f.Detail})
+		g.Checks = append(g.Checks, report.Check{Name: f.Name, Kind: report.KindExpect, OK: f.OK, Detail: f.Detail})
 		if !f.OK {
 			failed = append(failed, f.Detail)
 		}

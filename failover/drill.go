@@ -61,7 +61,7 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 	rep.RPO.TargetSeconds = s.App.RPOTarget.D().Seconds()
 	rep.Kept = o.Keep
 
-	d := &drill{standby: s, opts: o, rep: rep, ph: newPhaser(rep, start),
+	d := &drill{standby: s, opts: o, rep: rep, ph: newPhases(&rep.Phases),
 		site: site{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
 			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id), Rows: s.State}}
 	if removed, err := s.cleanDrills(ctx); err != nil {
@@ -107,7 +107,7 @@ type drill struct {
 	standby *Standby // read only
 	opts    DrillOptions
 	rep     *report.Report
-	ph      *phaser
+	ph      *phases
 }
 
 // run is the drill up to a healthy app.
@@ -133,12 +133,8 @@ func (d *drill) run(ctx context.Context) error {
 		rep.Restore.Errors = append(rep.Restore.Errors, g.Restore.Errors...)
 		rep.Restore.ExpectedErrors = append(rep.Restore.ExpectedErrors, g.Restore.ExpectedErrors...)
 		rep.Restore.Warnings = append(rep.Restore.Warnings, g.Restore.Warnings...)
-		for _, c := range g.Checks {
-			rep.Checks = append(rep.Checks, report.Check{Name: c.Name, Kind: c.Kind, OK: c.OK, Detail: c.Detail})
-		}
-		for _, t := range g.Tables {
-			rep.Tables = append(rep.Tables, report.Table{Schema: t.Schema, Name: t.Name, Rows: t.Rows})
-		}
+		rep.Checks = append(rep.Checks, g.Checks...)
+		rep.Tables = append(rep.Tables, g.Tables...)
 		rep.Drift = g.Drift
 	}
 	// RTO and RPO are computed from the phases by report.Finalize.
@@ -238,7 +234,7 @@ func (d *drill) archive(ctx context.Context) (string, error) {
 // drillFile rehearses with the archive at path: a vault entry or a cached
 // one carries its manifest's facts into the report; any other file its
 // header's.
-func (s *Standby) drillFile(path string, rep *report.Report, ph *phaser) (string, error) {
+func (s *Standby) drillFile(path string, rep *report.Report, ph *phases) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err == nil {
 		_, err = os.Stat(abs)
@@ -294,12 +290,12 @@ func (d *drill) app(ctx context.Context, g *state.Generation) error {
 	}
 	if err != nil {
 		rep.AppHealth.Detail = err.Error()
-		rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: "health", OK: false, Detail: err.Error()})
+		rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: report.KindHealth, OK: false, Detail: err.Error()})
 		return err
 	}
 	rep.AppHealth.Healthy = true
 	rep.AppHealth.Detail = fmt.Sprintf("%s answered 2xx", d.App.Stack.Health.Path)
-	rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: "health", OK: true,
+	rep.Checks = append(rep.Checks, report.Check{Name: "app health", Kind: report.KindHealth, OK: true,
 		Detail: fmt.Sprintf("web answered %s with 2xx after %.1fs", d.App.Stack.Health.Path, sr.HealthSeconds)})
 	return nil
 }
@@ -314,7 +310,7 @@ func releaseErr(r *stack.ReleaseResult) error {
 // egressCheck proves the drill's network has no way out: it is an internal
 // Docker network, and a connection attempted from inside it fails.
 func (d *drill) egressCheck(ctx context.Context, g *state.Generation) report.Check {
-	c := report.Check{Name: "no egress", Kind: "egress"}
+	c := report.Check{Name: "no egress", Kind: report.KindEgress}
 	n, err := d.Engine.InspectNetwork(ctx, g.Network)
 	if err != nil {
 		c.Detail = "cannot inspect the drill network: " + err.Error()
@@ -391,45 +387,8 @@ func (s *Standby) cleanDrills(ctx context.Context) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// phaser records a drill's phases in its report, in order, with their
-// offsets from the start.
-type phaser struct {
-	rep   *report.Report
-	start time.Time
-	cur   string
-	began time.Time
-	at    float64 // offset of the next phase
-}
-
-func newPhaser(rep *report.Report, start time.Time) *phaser {
-	return &phaser{rep: rep, start: start}
-}
-
-func (p *phaser) begin(name string) { p.cur, p.began = name, time.Now() }
-
-func (p *phaser) end(err error) { p.endWith(time.Since(p.began).Seconds(), err) }
-
-func (p *phaser) endWith(secs float64, err error) {
-	p.add(p.cur, secs, err)
-	p.cur = ""
-}
-
-func (p *phaser) add(name string, secs float64, err error) {
-	ph := report.Phase{Name: name, StartedOffsetSeconds: p.at, Seconds: secs, OK: err == nil}
-	if err != nil {
-		ph.Error = err.Error()
-	}
-	p.rep.Phases = append(p.rep.Phases, ph)
-	p.at += secs
-}
-
-// skip records a phase that had nothing to do (offline: no download).
-func (p *phaser) skip(name string) {
-	p.rep.Phases = append(p.rep.Phases, report.Phase{Name: name, StartedOffsetSeconds: p.at, OK: true})
-}
-
 // fromGeneration maps a generation's build phases onto the drill's.
-func (p *phaser) fromGeneration(g *state.Generation) {
+func (p *phases) fromGeneration(g *state.Generation) {
 	sum := map[string]float64{}
 	for _, ph := range g.Phases {
 		switch ph.Name {
@@ -444,9 +403,9 @@ func (p *phaser) fromGeneration(g *state.Generation) {
 		}
 	}
 	// The archive re-read joins the verify phase of the download.
-	for i := range p.rep.Phases {
-		if p.rep.Phases[i].Name == "verify" {
-			p.rep.Phases[i].Seconds += sum["verify"]
+	for i := range *p.out {
+		if (*p.out)[i].Name == "verify" {
+			(*p.out)[i].Seconds += sum["verify"]
 			p.at += sum["verify"]
 			sum["verify"] = 0
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -20,21 +21,14 @@ import (
 // something a failover needs is missing.
 var ErrNotReadyToFailover = errors.New("failover cannot work")
 
-// Check is one thing a failover needs.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
-
 // FailoverResult says what Failover did (or, with DryRun, would do).
 type FailoverResult struct {
 	DryRun bool `json:"dry_run"`
 	// Warm is true when the standby was running and healthy: failover only
 	// switched it to serving.
-	Warm       bool    `json:"warm"`
-	Generation int     `json:"generation"`
-	Checks     []Check `json:"checks"`
+	Warm       bool           `json:"warm"`
+	Generation int            `json:"generation"`
+	Checks     []report.Check `json:"checks"`
 	// DataCapturedAt is when the served data was captured; RPOSeconds is
 	// its age when serving began. RTOSeconds is how long failover took.
 	DataCapturedAt time.Time     `json:"data_captured_at"`
@@ -57,8 +51,8 @@ type FailoverResult struct {
 // dryRun it checks what it would need and changes nothing.
 func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, error) {
 	start := time.Now()
-	t := newTimer()
-	res := &FailoverResult{DryRun: dryRun, Checks: []Check{}, NextSteps: []string{}, RestorePhases: []state.Phase{}}
+	t := newPhases(nil)
+	res := &FailoverResult{DryRun: dryRun, Checks: []report.Check{}, NextSteps: []string{}, RestorePhases: []state.Phase{}}
 	checks, g, warm := s.failoverChecks(ctx)
 	res.Checks, res.Warm = checks, warm
 	var failed []string
@@ -116,7 +110,7 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 	if err := s.State.SetServing(sv); err != nil {
 		return res, err
 	}
-	res.Phases = t.phases
+	res.Phases = t.records()
 	res.NextSteps = s.nextSteps(res)
 	return res, nil
 }
@@ -124,10 +118,10 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 // failoverChecks checks what a failover needs, using nothing but this host.
 // It returns the current generation (nil when a cold restore is needed)
 // and whether the standby is warm.
-func (s *Standby) failoverChecks(ctx context.Context) ([]Check, *state.Generation, bool) {
-	var out []Check
+func (s *Standby) failoverChecks(ctx context.Context) ([]report.Check, *state.Generation, bool) {
+	var out []report.Check
 	add := func(name string, ok bool, format string, args ...any) {
-		out = append(out, Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		out = append(out, report.Check{Name: name, Kind: report.KindPreflight, OK: ok, Detail: fmt.Sprintf(format, args...)})
 	}
 	if sv, _ := s.State.Serving(); sv != nil {
 		add("not failed over yet", true, "already serving since %s (generation %d): failover again restarts the app", sv.Since.Format(time.RFC3339), sv.Generation)

@@ -57,10 +57,10 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 	res = &RefreshResult{Warnings: []string{}}
 	run := &state.Run{Kind: "refresh", StartedAt: time.Now().UTC(), Phases: []state.Phase{}, Details: map[string]any{}}
 	res.Run = run
-	t := newTimer()
+	t := newPhases(nil)
 	defer func() {
 		run.FinishedAt = time.Now().UTC()
-		run.Phases = t.phases
+		run.Phases = t.records()
 		run.OK = err == nil
 		if err != nil {
 			run.Outcome, run.Error = OutcomeFailed, err.Error()

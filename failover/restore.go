@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -89,7 +90,7 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 
 	// The archive: a cached, verified one, or a file given by the operator.
 	// Either way it is read again here, checked against its manifest.
-	t := newTimer()
+	t := newPhases(nil)
 	ref, sum, chk, err := s.openArchive(ctx, req.ArchivePath)
 	if err != nil {
 		return res, err
@@ -110,7 +111,7 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 		CreatedAt: time.Now().UTC(), Archive: ref,
 		Container: s.Names.Database(n), Volume: s.Names.DatabaseVolume(n), Network: s.Names.Network(),
 		Database: s.App.Database.Name, User: "postgres",
-		Checks: []state.Check{}, Tables: []state.TableRows{},
+		Checks: []report.Check{}, Tables: []report.Table{},
 	}
 	if err := s.State.Save(g); err != nil {
 		return res, err
@@ -126,7 +127,7 @@ func (s *site) Build(ctx context.Context, req RestoreRequest) (*RestoreResult, e
 	}
 
 	buildErr := s.build(ctx, g, ref, sum, chk, t)
-	g.Phases = t.phases
+	g.Phases = t.records()
 	g.FinishedAt = time.Now().UTC()
 	if buildErr == nil {
 		buildErr = s.dataChecks(g, req)
@@ -183,7 +184,7 @@ func (s *Standby) Promote(ctx context.Context, g *state.Generation, keepRunning 
 }
 
 // build creates, starts, restores and verifies generation g.
-func (s *site) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, chk *archiveCheck, t *timer) error {
+func (s *site) build(ctx context.Context, g *state.Generation, ref state.ArchiveRef, sum dump.Summary, chk *archiveCheck, t *phases) error {
 	db := s.App.Database
 	image := db.Image
 	if image == "auto" {
@@ -485,20 +486,6 @@ func (s *site) nextGeneration(ctx context.Context) (int, error) {
 		}
 	}
 	return s.State.Next(seen...)
-}
-
-// timer records phase durations.
-type timer struct {
-	last   time.Time
-	phases []state.Phase
-}
-
-func newTimer() *timer { return &timer{last: time.Now(), phases: []state.Phase{}} }
-
-func (t *timer) done(name string) {
-	now := time.Now()
-	t.phases = append(t.phases, state.Phase{Name: name, Seconds: now.Sub(t.last).Seconds()})
-	t.last = now
 }
 
 // sqlChecks are the config's database.checks as the database package takes

@@ -11,7 +11,6 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/drift"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
-	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -152,7 +151,7 @@ func TestDriftBetweenTwoRealArchives(t *testing.T) {
 	}
 }
 
-func hasCheck(cs []state.Check, name string, ok bool) bool {
+func hasCheck(cs []report.Check, name string, ok bool) bool {
 	for _, c := range cs {
 		if c.Name == name {
 			return c.OK == ok

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -26,7 +27,7 @@ func TestSummariesLeaveOutWhatIsNotThere(t *testing.T) {
 	}
 	b.Reset()
 	printGeneration(&b, &state.Generation{Number: 1, Status: "current", Container: "lifeboat-shop-db-1", Database: "shop", Image: "postgres:15",
-		Tables: []state.TableRows{{Schema: "public", Name: "t", Rows: 1}}})
+		Tables: []report.Table{{Schema: "public", Name: "t", Rows: 1}}})
 	if out := b.String(); !strings.Contains(out, "in lifeboat-shop-db-1 (postgres:15)\n") || !strings.Contains(out, "1, 1 row\n") {
 		t.Errorf("summary:\n%s", out)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
@@ -374,7 +375,7 @@ func (s *Server) Analyze(ctx context.Context, jobs int) error {
 }
 
 // Verify runs the checks against the server (see Verify).
-func (s *Server) Verify(ctx context.Context, o VerifyOptions) ([]state.Check, []state.TableRows, error) {
+func (s *Server) Verify(ctx context.Context, o VerifyOptions) ([]report.Check, []report.Table, error) {
 	u, err := s.URL(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
-	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
 // ErrNotDurable is returned by CheckDurable (and MakeDurable) when the
@@ -167,8 +167,8 @@ func (s *Server) SyncData(ctx context.Context) error {
 // durable: fsync, full_page_writes, synchronous_commit and autovacuum on,
 // and none of the bulk load's settings still given on its command line.
 // The check is failed (and the error wraps ErrNotDurable) otherwise.
-func (s *Server) CheckDurable(ctx context.Context) (state.Check, error) {
-	ck := state.Check{Kind: "settings", Name: "durable settings"}
+func (s *Server) CheckDurable(ctx context.Context) (report.Check, error) {
+	ck := report.Check{Kind: report.KindSettings, Name: "durable settings"}
 	u, err := s.URL(ctx)
 	if err != nil {
 		ck.Detail = err.Error()

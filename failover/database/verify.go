@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
-	"github.com/lifeboat-dr/lifeboat/failover/state"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
 )
 
@@ -151,10 +151,10 @@ type VerifyOptions struct {
 // returns all results and the exact row count of every table that has data
 // in the archive, and an error wrapping ErrVerify when any check failed.
 // It connects to url.
-func Verify(ctx context.Context, url string, o VerifyOptions) ([]state.Check, []state.TableRows, error) {
+func Verify(ctx context.Context, url string, o VerifyOptions) ([]report.Check, []report.Table, error) {
 	pool, err := pgxpool.New(ctx, url)
 	if err != nil {
-		return []state.Check{}, []state.TableRows{}, fmt.Errorf("connect: %s", scrub(err, url))
+		return []report.Check{}, []report.Table{}, fmt.Errorf("connect: %s", scrub(err, url))
 	}
 	defer pool.Close()
 	if o.Parallel < 1 {
@@ -165,10 +165,10 @@ func Verify(ctx context.Context, url string, o VerifyOptions) ([]state.Check, []
 	}
 	var (
 		mu     sync.Mutex
-		checks []state.Check
-		tables []state.TableRows
+		checks []report.Check
+		tables []report.Table
 	)
-	add := func(c state.Check) {
+	add := func(c report.Check) {
 		mu.Lock()
 		checks = append(checks, c)
 		mu.Unlock()
@@ -187,13 +187,13 @@ func Verify(ctx context.Context, url string, o VerifyOptions) ([]state.Check, []
 			var n int64
 			err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{t.Schema, t.Name}.Sanitize()).Scan(&n)
 			if err != nil {
-				add(state.Check{Name: "table " + name, Kind: "table", Detail: "cannot count rows: " + err.Error()})
+				add(report.Check{Name: "table " + name, Kind: report.KindTable, Detail: "cannot count rows: " + err.Error()})
 				return
 			}
 			mu.Lock()
-			tables = append(tables, state.TableRows{Schema: t.Schema, Name: t.Name, Rows: n})
+			tables = append(tables, report.Table{Schema: t.Schema, Name: t.Name, Rows: n})
 			mu.Unlock()
-			add(state.Check{Name: "table " + name, Kind: "table", OK: true, Detail: countOf(n, "row")})
+			add(report.Check{Name: "table " + name, Kind: report.KindTable, OK: true, Detail: countOf(n, "row")})
 		}(t)
 	}
 	wg.Wait()
@@ -251,10 +251,10 @@ ORDER BY 1, 2`
 
 // sequenceChecks checks that no sequence is behind the maximum of the
 // column it feeds: the app's next insert would collide.
-func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []state.Check {
+func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []report.Check {
 	rows, err := pool.Query(ctx, sequenceQuery)
 	if err != nil {
-		return []state.Check{{Name: "sequences", Kind: "sequence", Detail: "cannot list sequences: " + err.Error()}}
+		return []report.Check{{Name: "sequences", Kind: report.KindSequence, Detail: "cannot list sequences: " + err.Error()}}
 	}
 	type seq struct {
 		sSchema, sName, tSchema, tName, col string
@@ -266,21 +266,21 @@ func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []state.Check {
 		var s seq
 		if err := rows.Scan(&s.sSchema, &s.sName, &s.tSchema, &s.tName, &s.col, &s.last, &s.inc); err != nil {
 			rows.Close()
-			return []state.Check{{Name: "sequences", Kind: "sequence", Detail: "cannot read sequences: " + err.Error()}}
+			return []report.Check{{Name: "sequences", Kind: report.KindSequence, Detail: "cannot read sequences: " + err.Error()}}
 		}
 		seqs = append(seqs, s)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return []state.Check{{Name: "sequences", Kind: "sequence", Detail: "cannot read sequences: " + err.Error()}}
+		return []report.Check{{Name: "sequences", Kind: report.KindSequence, Detail: "cannot read sequences: " + err.Error()}}
 	}
-	var out []state.Check
+	var out []report.Check
 	for _, s := range seqs {
 		name := "sequence " + s.sSchema + "." + s.sName
 		var maxVal *int64
 		q := fmt.Sprintf("SELECT max(%s)::bigint FROM %s", pgx.Identifier{s.col}.Sanitize(), pgx.Identifier{s.tSchema, s.tName}.Sanitize())
 		if err := pool.QueryRow(ctx, q).Scan(&maxVal); err != nil {
-			out = append(out, state.Check{Name: name, Kind: "sequence", Detail: "cannot read max(" + s.col + "): " + err.Error()})
+			out = append(out, report.Check{Name: name, Kind: report.KindSequence, Detail: "cannot read max(" + s.col + "): " + err.Error()})
 			continue
 		}
 		// last_value is NULL until the sequence is first used; the next
@@ -289,7 +289,7 @@ func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []state.Check {
 		if s.last != nil {
 			next = *s.last + s.inc
 		}
-		c := state.Check{Name: name, Kind: "sequence", OK: true}
+		c := report.Check{Name: name, Kind: report.KindSequence, OK: true}
 		switch {
 		case maxVal == nil:
 			c.Detail = fmt.Sprintf("%s.%s.%s is empty; next value %d", s.tSchema, s.tName, s.col, next)
@@ -306,8 +306,8 @@ func sequenceChecks(ctx context.Context, pool *pgxpool.Pool) []state.Check {
 }
 
 // sqlCheck runs one of the app's checks: one row, one column, true.
-func sqlCheck(ctx context.Context, pool *pgxpool.Pool, ck Check, timeout time.Duration) state.Check {
-	c := state.Check{Name: ck.Name, Kind: "sql"}
+func sqlCheck(ctx context.Context, pool *pgxpool.Pool, ck Check, timeout time.Duration) report.Check {
+	c := report.Check{Name: ck.Name, Kind: report.KindSQL}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rows, err := pool.Query(cctx, ck.SQL)
@@ -346,8 +346,8 @@ func sqlCheck(ctx context.Context, pool *pgxpool.Pool, ck Check, timeout time.Du
 }
 
 // amcheck verifies every B-tree index of the restored schemas.
-func amcheck(ctx context.Context, pool *pgxpool.Pool) state.Check {
-	c := state.Check{Name: "amcheck", Kind: "amcheck"}
+func amcheck(ctx context.Context, pool *pgxpool.Pool) report.Check {
+	c := report.Check{Name: "amcheck", Kind: report.KindAmcheck}
 	if _, err := pool.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS amcheck"); err != nil {
 		c.Detail = "cannot create the amcheck extension: " + err.Error()
 		return c

@@ -75,16 +75,18 @@ var PhaseOrder = []string{
 // failed verification.
 const CandidateBroken = "broken"
 
-// Check kinds the drill produces; others are allowed.
+// Check kinds the drill, a restore and a failover produce; others are allowed.
 const (
-	KindTable    = "table"
-	KindSequence = "sequence"
-	KindSQL      = "sql"
-	KindAmcheck  = "amcheck"
-	KindEgress   = "egress"
-	KindHealth   = "health"
-	KindDrift    = "drift"  // row counts against the previous verified restore
-	KindExpect   = "expect" // database.expect minimums
+	KindTable     = "table"
+	KindSequence  = "sequence"
+	KindSQL       = "sql"
+	KindAmcheck   = "amcheck"
+	KindEgress    = "egress"
+	KindHealth    = "health"
+	KindDrift     = "drift"     // row counts against the previous verified restore
+	KindExpect    = "expect"    // database.expect minimums
+	KindSettings  = "settings"  // the database server's durable settings
+	KindPreflight = "preflight" // what a failover needs, checked on this host
 )
 
 // Report is one drill's evidence. Every field is always present in its
@@ -188,8 +190,9 @@ type RestoreSummary struct {
 	Warnings       []string `json:"warnings"`
 }
 
-// Check is one verification of the restored data or of the drill's
-// isolation.
+// Check is the result of one check: of a restored database (kept in its
+// generation record, copied into a drill's report), of a drill's app and
+// network, or of what a failover needs (KindPreflight).
 type Check struct {
 	Name   string `json:"name"`
 	Kind   string `json:"kind"` // table, sequence, sql, amcheck, egress, health…

@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/drift"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
 // ErrNoCurrent is returned by Current when no generation has been made current yet.
@@ -67,21 +68,6 @@ type RestoreOutcome struct {
 	LogFile        string   `json:"log_file"`
 }
 
-// Check is the result of one verification check.
-type Check struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"` // table, sequence, sql, amcheck
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
-
-// TableRows is the exact row count of a restored table.
-type TableRows struct {
-	Schema string `json:"schema"`
-	Name   string `json:"name"`
-	Rows   int64  `json:"rows"`
-}
-
 // Generation is the record of one database generation.
 type Generation struct {
 	App     string `json:"app"`
@@ -105,8 +91,8 @@ type Generation struct {
 	// Published is the host address the port is published on, if any.
 	Published string         `json:"published"`
 	Restore   RestoreOutcome `json:"restore"`
-	Checks    []Check        `json:"checks"`
-	Tables    []TableRows    `json:"tables"`
+	Checks    []report.Check `json:"checks"`
+	Tables    []report.Table `json:"tables"`
 	// Drift compares Tables with the previous verified restore of the app.
 	Drift  drift.Result `json:"drift"`
 	Phases []Phase      `json:"phases"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	lbreport "github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
 
@@ -162,7 +163,7 @@ func bigTableNames(a archiveSet) []string {
 	return names
 }
 
-func rowsOf(ts []state.TableRows) map[string]int64 {
+func rowsOf(ts []lbreport.Table) map[string]int64 {
 	m := map[string]int64{}
 	for _, t := range ts {
 		m[t.Schema+"."+t.Name] = t.Rows
