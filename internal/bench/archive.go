@@ -107,6 +107,27 @@ func loadOrMakeArchive(t *testenv.Standalone, size int64) archiveSet {
 	return a
 }
 
+// makeArchivesOnly makes (or finds cached) the archive of at least size
+// bytes and the demo-size one, and returns the exit code: -archive-only.
+func makeArchivesOnly(dir string, size int64) (code int) {
+	t, err := testenv.NewStandalone(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	defer t.Close()
+	err = try(func() {
+		loadOrMakeDemoArchive(t)
+		a := loadOrMakeArchive(t, size)
+		logf("archive ready: %s (%s), %s (%s)", a.dumpPath(), iec(a.DumpSize), a.gzipPath(), iec(a.GzipSize))
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench failed:", err)
+		return 1
+	}
+	return 0
+}
+
 // demoArchiveVersion names the recipe of the demo-size archive.
 const demoArchiveVersion = 2
 

@@ -72,6 +72,7 @@ func main() {
 	warmup := flag.Bool("warmup", true, "run each contender once, untimed, before the first round (restore: on the demo-size archive)")
 	rev := flag.String("rev", "", "what the lifeboat binary was built from, for the report (default: `git describe --always --dirty` here)")
 	hold := flag.Bool("hold", false, "fetch: after the rounds, keep MinIO running and print how to reach it, until interrupted (for profiling)")
+	archiveOnly := flag.Bool("archive-only", false, "only make (or find cached) the archive of -size and the demo-size one, then exit: no Docker, no lifeboat binary (start it early, beside other work)")
 	flag.Parse()
 
 	size, err := parseSize(*sizeFlag)
@@ -87,6 +88,9 @@ func main() {
 	suites, err := parseSuites(*suitesFlag)
 	if err != nil {
 		usage(err)
+	}
+	if *archiveOnly {
+		os.Exit(makeArchivesOnly(*dir, size))
 	}
 	variants := []variant{{Name: "default", Default: true}}
 	if *tune != "" {
