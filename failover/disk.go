@@ -3,9 +3,11 @@ package failover
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/database"
 	"github.com/lifeboat-dr/lifeboat/failover/diskspace"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -41,7 +43,27 @@ func (s *site) databaseNeed(dumpSize int64, compressed bool) (int64, string) {
 		basis = fmt.Sprintf("%s + %.2f× the archive, as generation %d measured (%s of data from %s of archive)",
 			diskspace.Bytes(emptyCluster), ratio, g.Number, diskspace.Bytes(g.DataBytes), diskspace.Bytes(g.Archive.DumpSize))
 	}
-	return int64((emptyCluster + float64(dumpSize)*ratio) * growthMargin), basis
+	need := int64((emptyCluster + float64(dumpSize)*ratio) * growthMargin)
+	// The data directory is measured after the restore's final
+	// CHECKPOINT, without the WAL written meanwhile. With --jobs 2 or more,
+	// pg_restore loads each table it created in the transaction that
+	// truncates it, which wal_level=minimal does not log; with --jobs 1 every
+	// COPY goes through the WAL, which grows until a checkpoint, up to
+	// about max_wal_size.
+	if s.restoreJobs() == 1 {
+		wal := min(need, database.BulkLoadMaxWAL)
+		need += wal
+		basis += fmt.Sprintf(", + %s of WAL (pg_restore --jobs 1 logs every COPY, up to max_wal_size)", diskspace.Bytes(wal))
+	}
+	return need, basis
+}
+
+// restoreJobs is pg_restore's --jobs: database.jobs, or the CPUs.
+func (s *site) restoreJobs() int {
+	if j := s.App.Database.Jobs; j > 0 {
+		return j
+	}
+	return runtime.NumCPU()
 }
 
 // dockerRoot is where the database volumes live ("" when the daemon does

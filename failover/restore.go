@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -202,16 +201,13 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	g.Image, g.ImageID = image, img.ID
 	t.done("image")
 
-	jobs := db.Jobs
-	if jobs == 0 {
-		jobs = runtime.NumCPU()
-	}
+	jobs := s.restoreJobs()
 	// The new generation is restored with the settings of a bulk load (no
 	// fsync, minimal WAL) and only made durable after pg_restore: it serves
 	// nobody before it is verified, and a crash before then leaves it
 	// "building", discarded by the next run.
 	srv := s.Server(g)
-	if err := srv.CreateForBulkLoad(ctx, ref.Path, database.BulkLoadSettings(database.HostMemory(), jobs)); err != nil {
+	if err := s.createDatabase(ctx, srv, g, ref.Path, database.BulkLoadSettings(database.HostMemory(), jobs)); err != nil {
 		return err
 	}
 	version, err := srv.WaitReady(ctx)

@@ -231,6 +231,9 @@ type Database struct {
 	ExpectedErrors []string `mapstructure:"expected_errors" json:"expected_errors" yaml:"expected_errors"`
 	// Analyze runs ANALYZE after the restore so the app gets good plans.
 	Analyze *bool `mapstructure:"analyze" json:"analyze" yaml:"analyze"`
+	// DataTemplate starts each new generation from a data directory
+	// initialized once per image (default true) instead of running initdb.
+	DataTemplate *bool `mapstructure:"data_template" json:"data_template" yaml:"data_template"`
 	// Amcheck verifies every B-tree index with the amcheck extension.
 	Amcheck bool `mapstructure:"amcheck" json:"amcheck" yaml:"amcheck"`
 	// ShmSize is the container's /dev/shm (parallel queries need more than
@@ -391,6 +394,10 @@ type Check struct {
 
 // AnalyzeEnabled reports whether ANALYZE runs after a restore (default true).
 func (d Database) AnalyzeEnabled() bool { return d.Analyze == nil || *d.Analyze }
+
+// DataTemplateEnabled reports whether new generations start from a data
+// directory template (default true).
+func (d Database) DataTemplateEnabled() bool { return d.DataTemplate == nil || *d.DataTemplate }
 
 // Resolve returns the config file path to use: the explicit one, then
 // LIFEBOAT_CONFIG, then the first of SearchPaths that exists. A path given

@@ -36,6 +36,11 @@ func DurableSettings() []Setting {
 	}
 }
 
+// BulkLoadMaxWAL is max_wal_size while restoring: the WAL a bulk load may
+// keep before a checkpoint (what pg_restore --jobs 1 writes to it counts
+// on the disk, see failover's estimate).
+const BulkLoadMaxWAL = 8 << 30
+
 // BulkLoadSettings are what a new generation is restored with: the
 // settings of a one-off bulk load into a database that is thrown away if
 // anything fails. Nothing is fsynced, no full-page images, commits do not
@@ -54,7 +59,7 @@ func BulkLoadSettings(memTotal int64, jobs int) []Setting {
 		{"max_wal_senders", "0"},
 		{"archive_mode", "off"},
 		{"autovacuum", "off"},
-		{"max_wal_size", "8GB"},
+		{"max_wal_size", strconv.FormatInt(BulkLoadMaxWAL>>30, 10) + "GB"},
 		{"checkpoint_timeout", "1h"},
 		{"maintenance_work_mem", strconv.FormatInt(MaintenanceWorkMem(memTotal, jobs)>>20, 10) + "MB"},
 	}

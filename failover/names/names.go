@@ -31,6 +31,9 @@ const (
 	RoleDatabase = "database"
 	RoleNetwork  = "network"
 	RoleWeb      = "web"
+	// RoleTemplate marks the throwaway container that initializes a data
+	// directory template.
+	RoleTemplate = "template"
 	// RoleProbe marks the engine's short-lived containers that read a
 	// file out of an image.
 	RoleProbe = "probe"
@@ -97,6 +100,11 @@ func (s Scope) PublicNetwork() string { return "lifeboat-" + s.app + "-public" }
 // publishing its port on the host uses as its primary network (ports
 // cannot be published from an internal one).
 func (s Scope) PublishNetwork() string { return "lifeboat-" + s.app + "-db-publish" }
+
+// Template is the name of the throwaway container that initializes the
+// app's data directory template (one at a time per app, whatever the
+// purpose: the templates' lock is held meanwhile).
+func (s Scope) Template() string { return "lifeboat-" + s.app + "-template" }
 
 // Database is the name of generation n's database container.
 func (s Scope) Database(n int) string {

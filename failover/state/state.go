@@ -6,6 +6,7 @@
 //	{state_dir}/{app}/generations/{N}/generation.json
 //	{state_dir}/{app}/generations/{N}/password  (0600)
 //	{state_dir}/{app}/generations/{N}/restore.log
+//	{state_dir}/{app}/templates/{key}/data.tar   a data directory initialized once per image
 package state
 
 import (
@@ -96,6 +97,10 @@ type Generation struct {
 	// Drift compares Tables with the previous verified restore of the app.
 	Drift  drift.Result `json:"drift"`
 	Phases []Phase      `json:"phases"`
+	// DataTemplate says how the data directory was initialized: "used" (copied
+	// from the image's data template), "built" (the template was made first),
+	// "none" (by the image's entrypoint); "" in records from before templates.
+	DataTemplate string `json:"data_template"`
 	// DataBytes is the data directory's size on disk once restored and
 	// verified (0: not measured): what the next generation is expected to
 	// take, per byte of archive.
@@ -164,6 +169,11 @@ func (s *Store) DrillWorkRoot() string { return filepath.Join(s.DrillsDir(), "wo
 
 // FailbackDir holds the failback dumps.
 func (s *Store) FailbackDir() string { return s.path("failback") }
+
+// TemplatesDir holds the app's data directory templates (package
+// database's Templates): one per Postgres image, made once, copied into
+// each new generation's volume.
+func (s *Store) TemplatesDir() string { return s.path("templates") }
 
 // GenerationDir is the directory of generation n.
 func (s *Store) GenerationDir(n int) string {
