@@ -3,10 +3,12 @@ package failover
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover/capture"
 	"github.com/lifeboat-dr/lifeboat/failover/config"
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/metrics"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
@@ -17,6 +19,26 @@ import (
 // lock.ErrLocked when another capture of the app holds it.
 func CaptureLock(app *config.App, command string) (*lock.Lock, error) {
 	return StateOf(app).CaptureLock(command)
+}
+
+// CaptureApp takes the app's capture lock (lock.ErrLocked when another
+// capture holds it) and captures into the app's bucket, recorded like
+// Capture. An app without capture.source gives capture.ErrNotConfigured.
+func (o *Ops) CaptureApp(ctx context.Context, app *config.App, eng *engine.Engine, progress io.Writer, command string) (*capture.Result, error) {
+	l, err := CaptureLock(app, command)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release()
+	store, err := OpenStore(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	c, err := capture.New(app, eng, store, o.Log, progress)
+	if err != nil {
+		return nil, err
+	}
+	return o.Capture(ctx, NewStandby(app, eng, o.Log, progress), c)
 }
 
 // Capture runs a capture (the caller holds the app's capture lock,

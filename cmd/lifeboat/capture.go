@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/capture"
-	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
@@ -55,8 +51,11 @@ capture and a refresh may run together. Each run is recorded under
 			}
 			defer eng.Close()
 			progress := textsafe.NewWriter(g.stderr)
-			res, err := runCapture(ctx, g.operations(cfg), app, eng, g.logger(cfg), progress, lock.CommandLine())
+			res, err := g.operations(cfg).CaptureApp(ctx, app, eng, progress, lock.CommandLine())
 			progress.Flush()
+			if errors.Is(err, capture.ErrNotConfigured) {
+				err = usageError{err}
+			}
 			if res != nil {
 				if eerr := g.emit(res, func(w io.Writer) { printCapture(w, res) }); eerr != nil {
 					return eerr
@@ -65,27 +64,6 @@ capture and a refresh may run together. Each run is recorded under
 			return err
 		},
 	}
-}
-
-// runCapture takes the app's capture lock and captures, with
-// notifications and metrics: for the command and for serve's hook.
-func runCapture(ctx context.Context, ops *failover.Ops, app *config.App, eng *engine.Engine, log *slog.Logger, progress io.Writer, command string) (*capture.Result, error) {
-	l, err := failover.CaptureLock(app, command)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release()
-	store, err := failover.OpenStore(ctx, app)
-	if err != nil {
-		return nil, err
-	}
-	c, err := capture.New(app, eng, store, log, progress)
-	if errors.Is(err, capture.ErrNotConfigured) {
-		return nil, usageError{err}
-	} else if err != nil {
-		return nil, err
-	}
-	return ops.Capture(ctx, failover.NewStandby(app, eng, log, progress), c)
 }
 
 func printCapture(w io.Writer, r *capture.Result) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -26,7 +27,10 @@ func newGenerationsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cur, _ := st.Current()
+			cur, err := st.Current()
+			if err != nil && !errors.Is(err, state.ErrNoCurrent) {
+				return err
+			}
 			type row struct {
 				*state.Generation
 				Current bool `json:"current"`

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/web"
 )
@@ -78,29 +77,7 @@ of the last successful one, is answered "skipped" with the time of that capture.
 				if err != nil {
 					return err
 				}
-				if job == "capture" {
-					if eng == nil {
-						return engine.ErrUnreachable
-					}
-					_, err := runCapture(ctx, ops, app, eng, log, nil, "lifeboat serve: capture (hook)")
-					return err
-				}
-				l, err := failover.Lock(app, "lifeboat serve: "+job+" (hook)")
-				if err != nil {
-					return err
-				}
-				defer l.Release()
-				if eng == nil {
-					return engine.ErrUnreachable
-				}
-				s := failover.NewStandby(app, eng, log, nil)
-				switch job {
-				case "refresh":
-					_, err = ops.Refresh(ctx, s, failover.RefreshOptions{})
-				case "drill":
-					_, err = ops.Drill(ctx, s, failover.DrillOptions{Trigger: "webhook", TriggeredBy: "lifeboat serve hook", ToolVersion: version()})
-				}
-				return err
+				return ops.RunJob(ctx, app, eng, job, version())
 			}
 			srv := &web.Server{Config: cfg, Engine: eng, Run: run, HookSecret: secret, GitHubSignatures: cfg.Serve.GitHubSignatures, Log: log}
 			ln, err := net.Listen("tcp", cfg.Serve.Listen)

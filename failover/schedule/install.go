@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lifeboat-dr/lifeboat/failover/config"
 	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 )
 
@@ -202,4 +203,46 @@ func calendarOf(content string) string {
 		}
 	}
 	return ""
+}
+
+// Write writes the units into dir (made if missing), each as a file of
+// mode 0644: `lifeboat schedule units --dir`, which installs nothing.
+func Write(dir string, units []Unit) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, u := range units {
+		if err := os.WriteFile(filepath.Join(dir, u.Name), []byte(u.Content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MakeStateDirs creates the directories the config names (state_dir, the
+// caches; mode 0700) but node_exporter's textfile directory, which is not
+// Lifeboat's: the sandboxed services may write there but cannot create
+// them. Errors name the key.
+func MakeStateDirs(cfg *config.Config) error {
+	for _, p := range cfg.Paths() {
+		if p.Dir && p.Key != "metrics.textfile_dir" {
+			if err := fsutil.MkdirPrivate(p.Path); err != nil {
+				return fmt.Errorf("%s: %w", p.Key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// UnseenEnv are the LIFEBOAT_ variables of environ (KEY=VALUE) that the
+// scheduled runs will not see (all but LIFEBOAT_CONFIG and LIFEBOAT_APP,
+// which the units set themselves).
+func UnseenEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "LIFEBOAT_") && k != "LIFEBOAT_CONFIG" && k != "LIFEBOAT_APP" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
