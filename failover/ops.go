@@ -116,6 +116,13 @@ const (
 )
 
 // newRun starts the record of a run of kind.
+// begin tells the channels that a run of kind starts (healthchecks' /start)
+// and returns its record, started now, for record to end.
+func (o *Ops) begin(ctx context.Context, s *Standby, kind string) *state.Run {
+	o.start(ctx, s.App.Name, kind)
+	return newRun(kind, time.Now())
+}
+
 func newRun(kind string, started time.Time) *state.Run {
 	return &state.Run{Kind: kind, StartedAt: started.UTC(), Phases: []state.Phase{}, Details: map[string]any{}}
 }
@@ -166,8 +173,7 @@ func (o *Ops) Refresh(ctx context.Context, s *Standby, opt RefreshOptions) (*Ref
 
 // Restore builds, verifies and promotes a new generation and records the run.
 func (o *Ops) Restore(ctx context.Context, s *Standby, req RestoreRequest) (*RestoreResult, error) {
-	o.start(ctx, s.App.Name, "restore")
-	run := newRun("restore", time.Now())
+	run := o.begin(ctx, s, "restore")
 	res, err := s.Restore(ctx, req)
 	run.Outcome = OutcomeRestored
 	summary := fmt.Sprintf("restore of %s", s.App.Name)
@@ -181,8 +187,7 @@ func (o *Ops) Restore(ctx context.Context, s *Standby, req RestoreRequest) (*Res
 
 // Rollback makes the previous verified generation current again and records the run.
 func (o *Ops) Rollback(ctx context.Context, s *Standby) (*state.Generation, error) {
-	o.start(ctx, s.App.Name, "rollback")
-	run := newRun("rollback", time.Now())
+	run := o.begin(ctx, s, "rollback")
 	g, err := s.Rollback(ctx)
 	run.Outcome = OutcomeRolledBack
 	summary := fmt.Sprintf("rollback of %s FAILED", s.App.Name)
@@ -195,8 +200,7 @@ func (o *Ops) Rollback(ctx context.Context, s *Standby) (*state.Generation, erro
 
 // Up starts the app on the current generation and records the run.
 func (o *Ops) Up(ctx context.Context, s *Standby) (*UpResult, error) {
-	o.start(ctx, s.App.Name, "up")
-	run := newRun("up", time.Now())
+	run := o.begin(ctx, s, "up")
 	res, err := s.Up(ctx)
 	run.Outcome = OutcomeStarted
 	summary := fmt.Sprintf("up of %s FAILED", s.App.Name)
@@ -229,8 +233,7 @@ func (o *Ops) Failover(ctx context.Context, s *Standby, dryRun bool) (*FailoverR
 // Failback dumps the serving database (or completes the failback) and
 // records the run.
 func (o *Ops) Failback(ctx context.Context, s *Standby, opt FailbackOptions) (*FailbackResult, error) {
-	o.start(ctx, s.App.Name, "failback")
-	run := newRun("failback", time.Now())
+	run := o.begin(ctx, s, "failback")
 	res, err := s.Failback(ctx, opt)
 	run.Outcome = OutcomeDumped
 	summary := fmt.Sprintf("failback of %s", s.App.Name)

@@ -55,7 +55,7 @@ type RefreshResult struct {
 // record is in the result, for the caller to record (Ops.Refresh).
 func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshResult, err error) {
 	res = &RefreshResult{Warnings: []string{}}
-	run := &state.Run{Kind: "refresh", StartedAt: time.Now().UTC(), Phases: []state.Phase{}, Details: map[string]any{}}
+	run := newRun("refresh", time.Now())
 	res.Run = run
 	t := newPhases(nil)
 	defer func() {
