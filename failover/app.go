@@ -41,7 +41,7 @@ func (s *site) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode
 			}
 		}
 	}
-	shell, err := s.Engine.ImageHasFile(ctx, img.ID, "/bin/sh")
+	shell, err := s.imageShell(ctx, img)
 	if err != nil {
 		return nil, err
 	}
@@ -99,18 +99,14 @@ func (s *site) processes(ctx context.Context, img engine.Image) (map[string]stac
 		if img.WorkingDir != "" {
 			paths = append(paths, img.WorkingDir+"/Procfile")
 		}
-		for _, p := range paths {
-			b, err := s.Engine.ReadImageFile(ctx, img.ID, p)
-			if errors.Is(err, engine.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			if procfile, err = stack.ParseProcfile(b); err != nil {
+		text, p, err := s.imageProcfile(ctx, img, paths)
+		if err != nil {
+			return nil, "", err
+		}
+		if p != "" {
+			if procfile, err = stack.ParseProcfile([]byte(text)); err != nil {
 				return nil, "", fmt.Errorf("%s in image %s: %w", p, cfg.Image, err)
 			}
-			break
 		}
 		if len(procs) == 0 {
 			for name, cmd := range procfile {

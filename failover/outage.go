@@ -41,6 +41,9 @@ type FailoverResult struct {
 	// RestorePhases are the phases of a cold failover's restore (its
 	// "restore" phase broken down); empty when warm.
 	RestorePhases []state.Phase `json:"restore_phases"`
+	// Stack is how the app started: the release phase (cold), the
+	// processes' start and the wait for web's health path.
+	Stack *stack.Result `json:"stack,omitempty"`
 }
 
 // Failover makes the standby serve users, using only what is on this VPS:
@@ -101,7 +104,7 @@ func (s *Standby) Failover(ctx context.Context, dryRun bool) (*FailoverResult, e
 		if err != nil {
 			return res, fmt.Errorf("the app did not start serving: %w", err)
 		}
-		res.WebURL, res.Published = up.Stack.WebURL, s.App.Stack.Publish
+		res.WebURL, res.Published, res.Stack = up.Stack.WebURL, s.App.Stack.Publish, up.Stack
 		sv.Published = res.Published
 	}
 	res.RTOSeconds = time.Since(start).Seconds()

@@ -184,6 +184,10 @@ func (s *Store) PruneRuns(kind string, keep int) error {
 // ConfigVarsFile is where the Heroku config-var snapshot lives (0600).
 func (s *Store) ConfigVarsFile() string { return s.path("config-vars.json") }
 
+// ImageFactsFile keeps what was read out of the app image (its Procfile,
+// whether it has a shell), for its image ID.
+func (s *Store) ImageFactsFile() string { return s.path("image-facts.json") }
+
 // MirrorLedgerFile is the mirror's ledger: every verified archive and
 // whether the mirror has it (failover/mirror).
 func (s *Store) MirrorLedgerFile() string { return s.path("mirror.json") }

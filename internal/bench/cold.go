@@ -89,6 +89,23 @@ func lifeboatCold(l *lab, cfg, stateDir, publish string) contender {
 					s.Phases = append(s.Phases, fromState(res.RestorePhases, "")...)
 					continue
 				}
+				if p.Name == "app" && res.Stack != nil {
+					// The app's start broken down: what comes before the
+					// release (the image's Procfile and shell, the plan),
+					// the release phase, the processes' start, the wait for
+					// /health.
+					sec := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+					var rel time.Duration
+					if res.Stack.Release != nil {
+						rel = sec(res.Stack.Release.Seconds)
+					}
+					start, health := sec(res.Stack.StartSeconds), sec(res.Stack.HealthSeconds)
+					s.Health = health
+					s.Phases = append(s.Phases, phase{Name: "app-plan", D: p.D - sec(res.Stack.BootSeconds)},
+						phase{Name: "release", D: rel}, phase{Name: "app-start", D: start},
+						phase{Name: "app-health", D: health}, phase{Name: "app-other", D: sec(res.Stack.BootSeconds) - rel - start - health})
+					continue
+				}
 				s.Phases = append(s.Phases, p)
 			}
 			if code := httpStatus("http://" + publish + "/health"); code != 200 {
@@ -133,7 +150,7 @@ func byHandCold(l *lab, dir string) contender {
 
 // coldPhaseOrder lines the two sides' phases up in the report.
 var coldPhaseOrder = []string{"checks", "archive", "image", "database-start", "archive-verify", "prepare", "restore",
-	"durable-restart", "verify", "database", "app"}
+	"durable-restart", "verify", "database", "app-plan", "release", "app-start", "app-health", "app-other", "app"}
 
 // coldReport renders the Cold failover section.
 func coldReport(m machine, a archiveSet, cs []contender, res map[string][]sample, c config, rounds int) string {

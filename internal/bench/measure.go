@@ -39,6 +39,10 @@ type sample struct {
 	// Health is how long lifeboat waited for web's health path once the
 	// app's containers ran (health_seconds of its JSON; refresh).
 	Health time.Duration
+	// DiskHighWater is the most the run took of the volumes' and the
+	// cache's file system, as lifeboat's run record measured it (refresh;
+	// 0: not measured).
+	DiskHighWater int64
 	// Back is the wall time of the step that undid the measured one
 	// (`lifeboat failback --complete` after a failover); not in Wall.
 	Back time.Duration

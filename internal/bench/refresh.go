@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dr/lifeboat/failover"
+	"github.com/lifeboat-dr/lifeboat/failover/diskspace"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -148,10 +149,29 @@ func lifeboatRefreshContender(l *lab, cfg, stateDir, app string, a archiveSet) c
 				return s, fmt.Errorf("lifeboat refresh: %v", err)
 			}
 			s.Phases = refreshPhases(res)
+			s.DiskHighWater = diskHighWater(res)
 			s.Health = time.Duration(res.App.Stack.HealthSeconds * float64(time.Second))
 			return s, l.resetApp(app, stateDir)
 		},
 	}
+}
+
+// diskHighWater is the largest high-water mark in a refresh's run record
+// (0 when it has none).
+func diskHighWater(res *failover.RefreshResult) int64 {
+	b, err := json.Marshal(res.Run.Details["disk"])
+	if err != nil {
+		return 0
+	}
+	var marks []diskspace.Mark
+	if json.Unmarshal(b, &marks) != nil {
+		return 0
+	}
+	var hwm int64
+	for _, m := range marks {
+		hwm = max(hwm, m.HighWater)
+	}
+	return hwm
 }
 
 // refreshPhases flattens a refresh's phases: the restore's own phases in
@@ -306,6 +326,10 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	w("| **total** | **%s** | **%s** |\n\n", secs(lw), secs(hw))
 
 	w("- `lifeboat refresh` / by hand: **%.2f** (medians, %+.2f s, %+.1f %%).\n", ratio(lw, hw), (lw - hw).Seconds(), pct(lw, hw))
+	if hwm := medianOf(lbs, func(s sample) time.Duration { return time.Duration(s.DiskHighWater) }); hwm > 0 {
+		w("- Disk high-water mark of `lifeboat refresh` (its run record: free space before it, less the lowest seen every second, on the file system of the cache and the volumes): %s (median), for a %s archive.\n",
+			iec(int64(hwm)), iec(a.DumpSize))
+	}
 	get := func(s sample) time.Duration { return phaseOf(s, "fetch") }
 	getHand := func(s sample) time.Duration { return phaseOf(s, "fetch", "gunzip") }
 	w("- Getting a plain `.dump` on disk: lifeboat's fetch %s s, `aws s3 cp` + `gzip -d` %s s.\n", secs(medianOf(lbs, get)), secs(medianOf(hand, getHand)))
@@ -315,7 +339,7 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	w("- The database, restored (and, for lifeboat, checked): lifeboat %s s, by hand %s s.\n", secs(medianOf(lbs, db)), secs(medianOf(hand, db)))
 	app := func(s sample) time.Duration { return phaseOf(s, "release", "app", "switch") }
 	w("- The app, healthy: lifeboat %s s (release phase and switch included; of its app phase, %s s waiting for `/health`, "+
-		"which it asks once right after the start and then every `app.health.interval`, 1 s by default), by hand %s s (curl every 0.1 s).\n",
+		"which it asks every 0.1 s for the first 3 s, then every `app.health.interval`), by hand %s s (curl every 0.1 s).\n",
 		secs(medianOf(lbs, app)), secs(medianOf(lbs, func(s sample) time.Duration { return s.Health })), secs(medianOf(hand, app)))
 
 	w("\n<details><summary>Every run</summary>\n\n")

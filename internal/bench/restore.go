@@ -365,6 +365,11 @@ var phaseLabels = map[string]string{
 	"durable-restart": "durable-restart: CHECKPOINT, restart with durable settings, check them",
 	"analyze":         "analyze: vacuumdb --analyze-only",
 	"verify":          "verify: tables, row counts, sequences (ANALYZE and the data written to disk beside them)",
+	"app-plan":        "app › plan: the app image's Procfile and shell (kept per image ID), config vars, networks",
+	"release":         "app › release phase (a container run to its end)",
+	"app-start":       "app › create and start every process (web, worker)",
+	"app-health":      "app › until web's `/health` answers 200",
+	"app-other":       "app › the rest of the start",
 }
 
 func phaseLabel(n string) string {

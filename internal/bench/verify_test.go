@@ -8,7 +8,8 @@ package main
 //	go tool pprof -top -cum internal/bench/bench.test /tmp/cpu.out
 //
 // They use the largest archive cached under ~/.cache/lifeboat/bench/ (make
-// one with scripts/bench.sh) and skip when there is none.
+// one with scripts/bench.sh) and skip when there is none;
+// LIFEBOAT_BENCH_SIZE=1GiB picks the one made with -size 1GiB.
 
 import (
 	"bufio"
@@ -37,7 +38,15 @@ func cachedArchive(b *testing.B) archiveSet {
 	if err != nil {
 		b.Skip(err)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(base, fmt.Sprintf("v%d-*", archiveVersion)))
+	pattern := fmt.Sprintf("v%d-*", archiveVersion)
+	if size := os.Getenv("LIFEBOAT_BENCH_SIZE"); size != "" {
+		n, err := parseSize(size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pattern = fmt.Sprintf("v%d-%d", archiveVersion, n)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, pattern))
 	var best archiveSet
 	for _, d := range dirs {
 		var a archiveSet
