@@ -133,27 +133,8 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 
 	if !newer {
 		res.Generation = cur
-		rec, _ := s.State.Stack()
-		if !s.App.Stack.Enabled() {
-			res.Outcome = OutcomeUpToDate
-			return res, nil
-		}
-		if rec != nil && rec.Generation == cur.Number && rec.ImageID == img.ID && s.webHealthy(ctx, rec) {
-			res.Outcome = OutcomeUpToDate
-			return res, nil
-		}
-		// Same data, but a new image or a stopped app: restart the app.
-		if err := s.ensureDatabaseRunning(ctx, cur); err != nil {
-			return res, err
-		}
-		// A new image is a new release: its release phase runs.
-		res.App, err = s.startApp(ctx, cur, stack.ModeStandby, img, rec == nil || rec.ImageID != img.ID)
-		t.done("app")
-		if err != nil {
-			return res, err
-		}
-		res.Outcome = OutcomeAppRestarted
-		return res, nil
+		res.Outcome, err = s.refreshApp(ctx, res, cur, img, t)
+		return res, err
 	}
 
 	// 4. A new generation, built beside the running one.
@@ -183,8 +164,44 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 	}
 
 	// 6. Switch, then retire the old app and database.
-	if _, err := s.Promote(ctx, g, true); err != nil {
+	if err := s.switchTo(ctx, g, res); err != nil {
 		return res, err
+	}
+	t.done("switch")
+	res.Outcome = OutcomeRefreshed
+	return res, nil
+}
+
+// refreshApp is a refresh that found no newer archive: the app is left
+// alone when it runs healthy on the current generation and image, else
+// restarted on it (with its release phase when the image is new).
+func (s *Standby) refreshApp(ctx context.Context, res *RefreshResult, cur *state.Generation, img engine.Image, t *phases) (string, error) {
+	rec, _ := s.State.Stack()
+	if !s.App.Stack.Enabled() {
+		return OutcomeUpToDate, nil
+	}
+	if rec != nil && rec.Generation == cur.Number && rec.ImageID == img.ID && s.webHealthy(ctx, rec) {
+		return OutcomeUpToDate, nil
+	}
+	// Same data, but a new image or a stopped app: restart the app.
+	if err := s.ensureDatabaseRunning(ctx, cur); err != nil {
+		return "", err
+	}
+	// A new image is a new release: its release phase runs.
+	var err error
+	res.App, err = s.startApp(ctx, cur, stack.ModeStandby, img, rec == nil || rec.ImageID != img.ID)
+	t.done("app")
+	if err != nil {
+		return "", err
+	}
+	return OutcomeAppRestarted, nil
+}
+
+// switchTo makes g current, then retires the other app containers and the
+// previous database; what cannot be retired is a warning.
+func (s *Standby) switchTo(ctx context.Context, g *state.Generation, res *RefreshResult) error {
+	if _, err := s.Promote(ctx, g, true); err != nil {
+		return err
 	}
 	if s.App.Stack.Enabled() {
 		if err := s.removeOtherApps(ctx, g.Number); err != nil {
@@ -194,9 +211,7 @@ func (s *Standby) Refresh(ctx context.Context, o RefreshOptions) (res *RefreshRe
 	if err := s.StopPrevious(ctx); err != nil {
 		res.Warnings = append(res.Warnings, "stopping the old database: "+err.Error())
 	}
-	t.done("switch")
-	res.Outcome = OutcomeRefreshed
-	return res, nil
+	return nil
 }
 
 // snapshotConfigVars saves the Heroku config vars when configured; it
