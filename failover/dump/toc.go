@@ -79,6 +79,10 @@ type Archive struct {
 	LargeObjects int `json:"large_objects"`
 	// Size is the archive's size in bytes. Only Verify sets it.
 	Size int64 `json:"size"`
+	// CopyRows are the rows of each table's COPY data in a plain-SQL dump
+	// ("schema.table": rows), set by ReadPlain; nil for custom archives,
+	// whose compressed data blocks are not parsed.
+	CopyRows map[string]int64 `json:"copy_rows,omitempty"`
 
 	byID map[int]int // DumpID -> index in Entries
 }
