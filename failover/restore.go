@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,6 +229,11 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		return err
 	}
 	g.Archive.DumpSHA256 = sha
+	if chk.plain != nil {
+		// A plain dump has no table of contents: what it holds is known
+		// once it was read to its end.
+		sum = chk.plain.Summary()
+	}
 	t.done("archive-verify")
 
 	if _, err := srv.Prepare(ctx, sum); err != nil {
@@ -243,16 +250,21 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	for _, e := range db.ExpectedErrors {
 		expected = append(expected, regexp.MustCompile(e))
 	}
-	s.say("  pg_restore --jobs %d", jobs)
 	rctx := ctx
 	if db.RestoreTimeout > 0 {
 		var cancel context.CancelFunc
 		rctx, cancel = context.WithTimeout(ctx, db.RestoreTimeout.D())
 		defer cancel()
 	}
-	g.Restore, err = srv.Restore(rctx, database.RestoreOptions{
-		ArchivePath: database.ArchiveMount, Jobs: jobs, Expected: expected, Log: logf,
-	})
+	if chk.plain != nil {
+		s.say("  psql -v ON_ERROR_STOP=1 (a plain-SQL dump: only running it tells whether it restores)")
+		g.Restore, err = restorePlain(rctx, srv, ref.Path, logf)
+	} else {
+		s.say("  pg_restore --jobs %d", jobs)
+		g.Restore, err = srv.Restore(rctx, database.RestoreOptions{
+			ArchivePath: database.ArchiveMount, Jobs: jobs, Expected: expected, Log: logf,
+		})
+	}
 	g.Restore.LogFile = s.State.LogFile(g.Number)
 	if err != nil {
 		return err
@@ -296,10 +308,19 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		Summary: sum, Checks: sqlChecks(db.Checks), Amcheck: db.Amcheck, Parallel: jobs,
 	})
 	g.Checks, g.Tables = append(checks, durable), tables
+	var cerr error
+	if chk.plain != nil {
+		var copied []report.Check
+		copied, cerr = copyRowChecks(chk.plain.CopyRows, tables)
+		g.Checks = append(g.Checks, copied...)
+	}
 	aerr, serr := <-analyzeErr, <-syncErr
 	t.done("verify")
 	if verr != nil {
 		return verr
+	}
+	if cerr != nil {
+		return cerr
 	}
 	if aerr != nil {
 		return aerr
@@ -344,6 +365,9 @@ type archiveCheck struct {
 	done chan struct{}
 	sha  string
 	err  error
+	// plain is what a plain-SQL dump holds, once read to its end; nil
+	// for a custom archive.
+	plain *dump.Archive
 }
 
 // wait returns the archive's SHA-256 once the check is done, or why it failed.
@@ -393,6 +417,10 @@ func (s *site) openArchive(ctx context.Context, path string) (state.ArchiveRef, 
 	if err != nil {
 		return ref, dump.Summary{}, nil, fmt.Errorf("%w: %w", ErrArchive, err)
 	}
+	if plain, err := s.openPlain(ctx, f, path, want, &ref); plain != nil || err != nil {
+		f.Close()
+		return ref, dump.Summary{}, plain, err
+	}
 	a, err := s.App.Download.DumpLimits().Read(bufio.NewReaderSize(f, 1<<20))
 	st, serr := f.Stat()
 	f.Close()
@@ -415,6 +443,111 @@ func (s *site) openArchive(ctx context.Context, path string) (state.ArchiveRef, 
 		chk.sha, chk.err = verifyArchiveFile(ctx, path, want, s.App.Download.DumpLimits())
 	}()
 	return ref, a.Summary(), chk, nil
+}
+
+// openPlain recognises a plain-SQL dump (pg_dump -Fp) at f: it fills ref
+// from its first lines and starts its full read (dump.ReadPlain), whose
+// result gives the restore its summary. It returns nil, nil for anything
+// else; an error wrapping ErrArchive when plain SQL is not allowed.
+func (s *site) openPlain(ctx context.Context, f *os.File, path, want string, ref *state.ArchiveRef) (*archiveCheck, error) {
+	head := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+	}
+	if !dump.LooksPlain(head) {
+		return nil, nil
+	}
+	if !s.App.Database.AllowPlainSQL {
+		return nil, fmt.Errorf("%w: %s is a plain-SQL dump (pg_dump -Fp): set database.allow_plain_sql: true to restore it with psql (it cannot be verified before it runs)",
+			ErrArchive, path)
+	}
+	h, err := dump.SniffPlain(head)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	ref.Path, ref.DumpSHA256, ref.DumpSize = path, want, st.Size()
+	ref.ServerVersion, ref.PgDumpVersion, ref.Compression, ref.Format = h.ServerVersion, h.PgDumpVersion, "none", dump.FormatPlain
+	if ref.CapturedAt.IsZero() {
+		// A plain dump records no time (unless --verbose): the file's.
+		ref.CapturedAt = st.ModTime().UTC()
+	}
+	chk := &archiveCheck{done: make(chan struct{})}
+	go func() {
+		defer close(chk.done)
+		chk.sha, chk.plain, chk.err = verifyPlainFile(ctx, path, want, s.App.Download.DumpLimits())
+	}()
+	return chk, nil
+}
+
+// verifyPlainFile reads the plain-SQL dump at path to its end and compares
+// its SHA-256 with want (when known). Errors wrap ErrArchive.
+func verifyPlainFile(ctx context.Context, path, want string, lim dump.Limits) (string, *dump.Archive, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	a, err := lim.ReadPlain(ctx, io.TeeReader(f, h))
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", nil, ctx.Err()
+		}
+		return "", nil, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return "", nil, fmt.Errorf("%w: %s changed since it was fetched (sha256 %s, manifest says %s): fetch it again",
+			ErrArchive, path, got, want)
+	}
+	return got, a, nil
+}
+
+// restorePlain streams the plain-SQL dump at path into psql in the
+// generation's container.
+func restorePlain(ctx context.Context, srv *database.Server, path string, log io.Writer) (state.RestoreOutcome, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return state.RestoreOutcome{Errors: []string{}, ExpectedErrors: []string{}, Warnings: []string{}}, fmt.Errorf("%w: %w", ErrArchive, err)
+	}
+	defer f.Close()
+	return srv.RestorePlain(ctx, f, log)
+}
+
+// copyRowChecks compares each table's restored rows with the rows of its
+// COPY data in the plain-SQL dump: psql ran the script to its end, and
+// this says it loaded what the script holds.
+func copyRowChecks(copied map[string]int64, restored []report.Table) ([]report.Check, error) {
+	got := map[string]int64{}
+	for _, t := range restored {
+		got[t.Schema+"."+t.Name] = t.Rows
+	}
+	var checks []report.Check
+	var bad []string
+	for _, table := range slices.Sorted(maps.Keys(copied)) {
+		want := copied[table]
+		c := report.Check{Name: "rows of " + table + " as in the dump", Kind: "table", OK: true,
+			Detail: fmt.Sprintf("%d rows, as its COPY data in the dump", want)}
+		if n, ok := got[table]; !ok || n != want {
+			c.OK = false
+			c.Detail = fmt.Sprintf("%s has %d rows, its COPY data in the dump %d", table, n, want)
+			if !ok {
+				c.Detail = fmt.Sprintf("%s was not counted, its COPY data in the dump holds %d rows", table, want)
+			}
+			bad = append(bad, c.Detail)
+		}
+		checks = append(checks, c)
+	}
+	if len(bad) > 0 {
+		return checks, fmt.Errorf("%w: %d of %d checks failed: %s", database.ErrVerify, len(bad), len(checks), strings.Join(bad, "; "))
+	}
+	return checks, nil
 }
 
 // verifyArchiveFile reads the archive at path to its end and compares its

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
 )
 
 func newArchivesCmd(g *globals) *cobra.Command {
@@ -110,6 +111,13 @@ func printArchives(w io.Writer, l *archive.Listing) {
 func statusWord(c archive.Candidate) string {
 	if c.Status != archive.StatusValid {
 		return c.Status
+	}
+	if c.Header != nil && c.Header.Format == dump.FormatPlain {
+		// Read to its end by fetch, but a script is only proven by running it.
+		if c.Cached {
+			return "read (plain SQL)"
+		}
+		return "plain SQL"
 	}
 	if c.Cached {
 		return "verified"

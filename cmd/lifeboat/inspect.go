@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +90,14 @@ S3 (only as far as the table of contents, unless --verify).`,
 				return fmt.Errorf("%s: %w", source, err)
 			}
 			var a *dump.Archive
-			if verify {
+			bur := bufio.NewReaderSize(ur, 64<<10)
+			head, _ := bur.Peek(8 << 10)
+			ur = bur
+			if dump.LooksPlain(head) {
+				// A script has no table of contents: it is read to its end.
+				a, err = limits.ReadPlain(cmd.Context(), ur)
+				verify = true
+			} else if verify {
 				a, err = limits.Verify(cmd.Context(), ur)
 			} else {
 				a, err = limits.Read(ur)
@@ -114,11 +122,20 @@ func printInspect(w io.Writer, r inspectResult) {
 	fmt.Fprintf(w, "%s\n", r.Source)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  wrapped in:\t%s\n", r.Wrap)
-	fmt.Fprintf(tw, "  format:\t%s, archive version %s, compression %s\n", h.Format, h.Version, h.Compression)
+	if h.Format == dump.FormatPlain {
+		fmt.Fprintf(tw, "  format:\tplain SQL (pg_dump -Fp)\n")
+	} else {
+		fmt.Fprintf(tw, "  format:\t%s, archive version %s, compression %s\n", h.Format, h.Version, h.Compression)
+	}
 	fmt.Fprintf(tw, "  database:\t%s\n", h.DatabaseName)
 	fmt.Fprintf(tw, "  server:\tPostgreSQL %s\n", h.ServerVersion)
 	fmt.Fprintf(tw, "  pg_dump:\t%s\n", h.PgDumpVersion)
-	fmt.Fprintf(tw, "  created:\t%s (pg_dump host's local time)\n", h.CreatedAt.Format("2006-01-02 15:04:05"))
+	if h.Format == dump.FormatPlain {
+		fmt.Fprintf(tw, "  created:\tnot recorded in a plain-SQL dump\n")
+		fmt.Fprintf(tw, "  restore:\tpsql, only with database.allow_plain_sql: true (a script cannot be verified before it runs)\n")
+	} else {
+		fmt.Fprintf(tw, "  created:\t%s (pg_dump host's local time)\n", h.CreatedAt.Format("2006-01-02 15:04:05"))
+	}
 	fmt.Fprintf(tw, "  TOC entries:\t%d\n", r.Entries)
 	tw.Flush()
 	types := make([]string, 0, len(r.Summary.CountsByType))

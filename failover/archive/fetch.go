@@ -460,10 +460,11 @@ func summarize(l *Listing) string {
 	}
 	s := fmt.Sprintf("%d objects: %d skipped, %d archived in Glacier, %d unchecked",
 		l.Objects, counts[StatusSkipped], counts[StatusArchived], counts[StatusUnchecked])
-	// Encrypted archives without their key: say which key, here, not only
-	// in the listing.
+	// Encrypted archives without their key, plain SQL while it is not
+	// allowed: say which key to set, here, not only in the listing.
 	for _, c := range l.Candidates {
-		if c.Status == StatusSkipped && (strings.Contains(c.SkipReason, "s3.identity_file") || strings.Contains(c.SkipReason, "s3.passphrase_file")) {
+		if c.Status == StatusSkipped && (strings.Contains(c.SkipReason, "s3.identity_file") || strings.Contains(c.SkipReason, "s3.passphrase_file") ||
+			c.SkipReason == PlainSQLNotAllowed) {
 			return s + "; " + c.Key + ": " + c.SkipReason
 		}
 	}

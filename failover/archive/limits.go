@@ -40,6 +40,9 @@ type Limits struct {
 	// Keys open encrypted archives (s3.identity_file, s3.passphrase_file);
 	// nil opens none.
 	Keys *crypt.Keys
+	// AllowPlainSQL accepts plain-SQL dumps (database.allow_plain_sql):
+	// read to their end (dump.ReadPlain) instead of refused.
+	AllowPlainSQL bool
 }
 
 // DefaultMaxRatio is the unpack ratio refused when Limits.MaxRatio is 0.

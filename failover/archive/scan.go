@@ -106,6 +106,9 @@ type ScanOptions struct {
 	// folder are, so that "backups/shop/" never picks "backups/shop/old/"
 	// or another app's folder.
 	Subfolders bool
+	// AllowPlainSQL makes plain-SQL dumps (pg_dump -Fp) candidates
+	// (database.allow_plain_sql); by default they are skipped, saying why.
+	AllowPlainSQL bool
 	// Now is the clock (for tests).
 	Now func() time.Time
 }
@@ -236,7 +239,7 @@ func Scan(ctx context.Context, st Store, prefix string, o ScanOptions) (*Listing
 			return nil, err
 		}
 		l.Checked++
-		if err := check(ctx, st, c, o.Keys); err != nil {
+		if err := check(ctx, st, c, o.Keys, o.AllowPlainSQL); err != nil {
 			if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrDenied) || errors.Is(err, context.Canceled) {
 				return nil, err
 			}
@@ -363,7 +366,7 @@ func readHead(ctx context.Context, st Store, c *Candidate, n int64) ([]byte, err
 
 // check reads the first bytes of c and fills in its status, wrap, header
 // and capture time. It returns an error only when c is not usable.
-func check(ctx context.Context, st Store, c *Candidate, keys *crypt.Keys) error {
+func check(ctx context.Context, st Store, c *Candidate, keys *crypt.Keys, allowPlain bool) error {
 	b, err := readHead(ctx, st, c, SniffSize)
 	if err != nil {
 		return err
@@ -378,6 +381,10 @@ func check(ctx context.Context, st Store, c *Candidate, keys *crypt.Keys) error 
 	if err != nil {
 		c.Status, c.SkipReason = StatusSkipped, err.Error()
 		return err
+	}
+	if s.IsPlain() && !allowPlain {
+		c.Status, c.Wrap, c.SkipReason = StatusSkipped, s.Wrap, PlainSQLNotAllowed
+		return fmt.Errorf("%w: %s", ErrNotArchive, PlainSQLNotAllowed)
 	}
 	h := s.Header
 	c.Status, c.Wrap, c.Header = StatusValid, s.Wrap, &h

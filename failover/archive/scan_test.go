@@ -102,6 +102,29 @@ func TestScanPicksNewestValidByCaptureTime(t *testing.T) {
 	}
 }
 
+func TestScanPlainSQLOnlyWhenAllowed(t *testing.T) {
+	st, p := mixedBucket(t)
+	key := p + "2024-05-02_05-00_UTC__app_DATABASE_URL.dump"
+	l, err := Scan(context.Background(), st, p, ScanOptions{MaxChecked: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range l.Candidates {
+		if c.Key == key && (c.Status != StatusSkipped || !strings.Contains(c.SkipReason, "database.allow_plain_sql: true") ||
+			!strings.Contains(c.SkipReason, "cannot be verified before it runs")) {
+			t.Errorf("plain SQL without the flag: %s %q", c.Status, c.SkipReason)
+		}
+	}
+	l, err = Scan(context.Background(), st, p, ScanOptions{MaxChecked: 20, AllowPlainSQL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := l.NewestCandidate()
+	if !ok || c.Key != key || c.Status != StatusValid || c.Header == nil || c.Header.Format != "plain" || c.TimeSource != TimeFromName {
+		t.Fatalf("plain SQL with the flag: newest %q %+v", l.Newest, c)
+	}
+}
+
 func TestScanStopsOpeningOnceNothingOlderCanWin(t *testing.T) {
 	dump := fixtureDump(t)
 	st := newMemStore()

@@ -27,11 +27,21 @@ var ErrNotArchive = errors.New("not a pg_dump custom-format archive")
 // opened: no key configured for them, or one that does not open them.
 var ErrEncrypted = errors.New("encrypted archive")
 
-// Sniffed is what the first bytes of an object say.
+// Sniffed is what the first bytes of an object say. A plain-SQL dump
+// (pg_dump -Fp) sniffs too: its Header.Format is dump.FormatPlain, and it
+// is used only where plain SQL is allowed (see PlainSQLNotAllowed).
 type Sniffed struct {
 	Wrap   string
 	Header dump.Header
 }
+
+// PlainSQLNotAllowed is why a plain-SQL dump is skipped when
+// database.allow_plain_sql is off.
+const PlainSQLNotAllowed = "a plain-SQL dump (pg_dump -Fp): restored only with database.allow_plain_sql: true " +
+	"(psql runs it as a script, so it cannot be verified before it runs; see the README)"
+
+// IsPlain reports whether the sniffed object is a plain-SQL dump.
+func (s Sniffed) IsPlain() bool { return s.Header.Format == dump.FormatPlain }
 
 // Sniff inspects the leading bytes of an object. complete says whether b is
 // the whole object (so running out of bytes means truncation). Errors wrap
@@ -78,6 +88,10 @@ func SniffKeys(b []byte, complete bool, keys *crypt.Keys) (Sniffed, error) {
 			}
 			return s, err
 		}
+		if dump.LooksPlain(inner) {
+			h, err := dump.SniffPlain(inner)
+			return Sniffed{Wrap: WrapGzip, Header: h}, err
+		}
 		if !bytes.HasPrefix(inner, []byte("PGDMP")) {
 			return Sniffed{}, fmt.Errorf("%w: gzip holding %s", ErrNotArchive, describe(inner))
 		}
@@ -88,6 +102,9 @@ func SniffKeys(b []byte, complete bool, keys *crypt.Keys) (Sniffed, error) {
 		return Sniffed{Wrap: WrapGzip, Header: h}, nil
 	case isTar(b):
 		return Sniffed{}, fmt.Errorf("%w: an uncompressed tar file; Lifeboat reads .tar.gz/.tgz", ErrNotArchive)
+	case dump.LooksPlain(b):
+		h, err := dump.SniffPlain(b)
+		return Sniffed{Wrap: WrapNone, Header: h}, err
 	}
 	return Sniffed{}, fmt.Errorf("%w: %s", ErrNotArchive, describe(b))
 }
@@ -178,8 +195,12 @@ func isGPG(b []byte) bool {
 func describe(b []byte) string {
 	s := string(b[:min(len(b), 200)])
 	switch {
+	case dump.IsClusterDump(b):
+		return "a pg_dumpall cluster dump (roles and every database); Lifeboat restores one database's pg_dump, custom format (pg_dump -Fc) or plain SQL"
+	case dump.LooksPlain(b):
+		return "a plain-SQL dump (pg_dump -Fp)"
 	case strings.Contains(s, "PostgreSQL database dump"):
-		return "a plain-SQL dump (pg_dump -Fp); Lifeboat needs the custom format (pg_dump -Fc), which Heroku backups use"
+		return "a plain-SQL dump (pg_dump -Fp) that does not start as pg_dump writes it"
 	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
 		return "a zip file"
 	case bytes.HasPrefix(b, []byte("BZh")):
@@ -206,12 +227,14 @@ func describe(b []byte) string {
 
 // Unwrapped returns a reader of the plain pg_dump archive inside r, which
 // may be the archive itself, a gzip of it or a tar.gz holding it, and says
-// which. Errors wrap ErrNotArchive or ErrEncrypted.
+// which. A plain-SQL dump (pg_dump -Fp, or a gzip of one) is returned too:
+// the caller tells it apart (dump.LooksPlain). Errors wrap ErrNotArchive
+// or ErrEncrypted.
 func Unwrapped(r io.Reader) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
 	switch {
-	case bytes.HasPrefix(head, []byte("PGDMP")):
+	case bytes.HasPrefix(head, []byte("PGDMP")), dump.LooksPlain(head):
 		return br, WrapNone, nil
 	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
@@ -220,7 +243,7 @@ func Unwrapped(r io.Reader) (io.Reader, string, error) {
 		}
 		zb := bufio.NewReaderSize(zr, 64<<10)
 		inner, _ := zb.Peek(512)
-		if bytes.HasPrefix(inner, []byte("PGDMP")) {
+		if bytes.HasPrefix(inner, []byte("PGDMP")) || dump.LooksPlain(inner) {
 			return zb, WrapGzip, nil
 		}
 		if isTar(inner) {

@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -156,7 +157,7 @@ func unpackStream(ctx context.Context, r io.Reader, src, dst, wrap string, exp E
 		if max := lim.MaxUnpackedSize; max > 0 && exp.Size > max {
 			return res, fmt.Errorf("%w: the dump is %s, more than download.max_unpacked_size (%s)", ErrTooLarge, humanBytes(exp.Size), humanBytes(max))
 		}
-		res.Archive, verr = lim.Dump.Verify(ctx, obj)
+		res.Archive, verr = verifyDump(ctx, obj, lim)
 		res.DumpSize = exp.Size
 	case wrap == WrapGzip, wrap == WrapTarGz:
 		res.DumpPath = dst
@@ -289,7 +290,7 @@ func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guar
 	cw := &countWriter{}
 	// The guard goes first: past a limit, nothing more reaches the disk.
 	tee := io.TeeReader(inner, &failWriter{w: io.MultiWriter(guard, bw, sum, cw), path: dst})
-	a, err = lim.Dump.Verify(ctx, tee)
+	a, err = verifyDump(ctx, tee, lim)
 	if err != nil {
 		var fw *failWriteError
 		if errors.As(err, &fw) {
@@ -318,6 +319,21 @@ func unwrap(ctx context.Context, r io.Reader, dst, wrap string, lim Limits, guar
 		return nil, 0, "", diskErr(dst, err)
 	}
 	return a, cw.n.Load(), hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// verifyDump reads the dump in r to its end: a pg_dump custom archive,
+// or a plain-SQL dump when lim allows them (its COPY data counted, its
+// end found: nothing more can be known of a script before it runs).
+func verifyDump(ctx context.Context, r io.Reader, lim Limits) (*dump.Archive, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(8 << 10)
+	if !bytes.HasPrefix(head, []byte("PGDMP")) && dump.LooksPlain(head) {
+		if !lim.AllowPlainSQL {
+			return nil, fmt.Errorf("%w: %s", ErrNotArchive, PlainSQLNotAllowed)
+		}
+		return lim.Dump.ReadPlain(ctx, br)
+	}
+	return lim.Dump.Verify(ctx, br)
 }
 
 // DecodeS3SHA256 decodes a base64 S3 checksum.

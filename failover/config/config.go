@@ -203,6 +203,7 @@ func (a *App) FetchLimits() archive.Limits {
 		MaxUnpackedSize: int64(a.Download.MaxUnpackedSize),
 		MaxRatio:        a.Download.MaxUnpackRatio,
 		KeepFree:        archive.FreeSpace{Bytes: bytes, Percent: percent},
+		AllowPlainSQL:   a.Database.AllowPlainSQL,
 	}
 }
 
@@ -245,6 +246,11 @@ type Database struct {
 	// restore; Expect the minimums the data must hold.
 	Drift  Drift  `mapstructure:"drift" json:"drift" yaml:"drift"`
 	Expect Expect `mapstructure:"expect" json:"expect" yaml:"expect"`
+	// AllowPlainSQL restores plain-SQL dumps (pg_dump -Fp) with psql
+	// -v ON_ERROR_STOP=1. Off by default: a plain dump is a script that
+	// can only be verified by running it, with a superuser's rights in the
+	// database container.
+	AllowPlainSQL bool `mapstructure:"allow_plain_sql" json:"allow_plain_sql" yaml:"allow_plain_sql"`
 }
 
 // Stack is the app itself: its image, processes and config vars.

@@ -50,6 +50,9 @@ type ArchiveRef struct {
 	PgDumpVersion string    `json:"pg_dump_version"`
 	// Compression is pg_dump's compression of the data ("none", "gzip"…).
 	Compression string `json:"compression"`
+	// Format is "plain" for a plain-SQL dump (pg_dump -Fp, restored with
+	// psql); empty for a custom archive.
+	Format string `json:"format,omitempty"`
 }
 
 // Phase is one timed step of building a generation.
