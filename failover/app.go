@@ -198,7 +198,8 @@ func (s *Standby) Up(ctx context.Context) (*UpResult, error) {
 // and waits until web is healthy. The release phase runs only with
 // release set: like Heroku, on a new release (new data or a new image),
 // not when the same release is restarted or switched to serving. On
-// failure the new containers are removed (their logs are in the error).
+// failure the new containers are removed (their logs are in the error),
+// unless the site keeps them (KeepFailedApp).
 func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mode, img engine.Image, release bool) (*UpResult, error) {
 	plan, err := s.appPlan(ctx, g, mode, img)
 	if err != nil {
@@ -223,10 +224,12 @@ func (s *site) startApp(ctx context.Context, g *state.Generation, mode stack.Mod
 	} else {
 		s.say("starting the app on generation %d (%s)", g.Number, mode)
 	}
-	runner := &stack.Runner{Engine: s.Engine, Progress: s.Progress}
+	runner := &stack.Runner{Engine: s.Engine, Progress: s.Progress, KeepFailed: s.KeepFailedApp}
 	res.Stack, err = runner.Up(ctx, plan)
 	if err != nil {
-		s.removeApp(context.WithoutCancel(ctx), g.Number)
+		if !s.KeepFailedApp {
+			s.removeApp(context.WithoutCancel(ctx), g.Number)
+		}
 		return res, err
 	}
 	counts := map[string]int{}

@@ -63,7 +63,8 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 
 	d := &drill{standby: s, opts: o, rep: rep, ph: newPhases(&rep.Phases),
 		site: site{App: s.App, Engine: s.Engine, Log: s.Log, Progress: s.Progress,
-			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id), Rows: s.State}}
+			Names: names.Drill(s.App.Name, start), State: s.State.DrillWork(id), Rows: s.State,
+			KeepFailedApp: o.Keep || o.KeepOnFailure}}
 	if removed, err := s.cleanDrills(ctx); err != nil {
 		return finish(rep, fmt.Errorf("removing the leftovers of earlier drills: %w", err))
 	} else if len(removed) > 0 {

@@ -34,16 +34,25 @@ func (d *drill) keptAccess(ctx context.Context) []string {
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	var out []string
+	url := d.rep.AppHealth.URL
 	for _, c := range cs {
+		if ip := c.IPs[d.Names.Network()]; url == "" && c.Labels[engine.LabelRole] == "web" && c.State == "running" && ip != "" {
+			// It never answered its health path: still, it may be reached.
+			url = fmt.Sprintf("http://%s:%d%s", ip, d.App.Stack.Port, d.App.Stack.Health.Path)
+		}
 		switch c.Labels[engine.LabelRole] {
 		case names.RoleDatabase:
 			out = append(out, fmt.Sprintf("psql in the drill's database: docker exec -it %s psql -U postgres -d %s", c.Name, d.App.Database.Name))
 		default:
-			out = append(out, fmt.Sprintf("logs of %s: docker logs %s", c.Labels[engine.LabelRole], c.Name))
+			state := ""
+			if c.State != "running" {
+				state = fmt.Sprintf(" (%s, exit code %d)", c.State, c.ExitCode)
+			}
+			out = append(out, fmt.Sprintf("logs of %s%s: docker logs %s", c.Labels[engine.LabelRole], state, c.Name))
 		}
 	}
-	if d.rep.AppHealth.URL != "" {
-		out = append(out, "the app (from this host; its network has no way out): "+d.rep.AppHealth.URL)
+	if url != "" {
+		out = append(out, "the app (from this host; its network has no way out): "+url)
 	}
 	return append(out, "remove it all: lifeboat drill --cleanup --app "+d.App.Name+" (the next drill removes it too)")
 }

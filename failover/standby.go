@@ -59,6 +59,10 @@ type site struct {
 	// DiskProbe measures free space (nil: the file systems of this
 	// machine); tests inject others.
 	DiskProbe diskspace.Probe
+	// KeepFailedApp leaves the containers of an app whose start failed (a
+	// failed release, a process that exited, no health) in place instead
+	// of removing them: a drill kept for inspection.
+	KeepFailedApp bool
 }
 
 // NewStandby returns the app's standby; eng may be nil for operations that

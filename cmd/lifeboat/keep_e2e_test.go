@@ -103,3 +103,62 @@ func TestDrillKeepOnFailure(t *testing.T) {
 		t.Fatalf("--keep --keep-on-failure: exit %d", code)
 	}
 }
+
+// TestDrillKeepOnFailureKeepsAFailedApp: an app that starts but never
+// answers its health path fails the drill; with --keep-on-failure its
+// containers stay (labelled, listed by ps), the drill prints how to read
+// their logs and reach the app, and drill --cleanup removes them. Without
+// the flag they are removed as before.
+func TestDrillKeepOnFailureKeepsAFailedApp(t *testing.T) {
+	w := newAppWorld(t, "")
+	cfg := strings.Replace(mustRead(t, w.cfgPath), "health: {path: /health, timeout: 60s}", "health: {path: /nope, timeout: 5s}", 1)
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+	t.Cleanup(func() { lb(t, "--config", w.cfgPath, "drill", "--cleanup") })
+	d := sourceDump(t)
+	w.s3.Put(t, bucket, w.key(time.Hour, true), testenv.Gzip(t, testenv.WithCreatedAt(t, d, time.Now().UTC().Add(-time.Hour))))
+
+	code, out, errOut := lb(t, "--config", w.cfgPath, "drill", "--keep-on-failure", "--json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitFailed || rep.AppHealth.Healthy || !rep.Kept {
+		t.Fatalf("unhealthy app: %d %v kept=%v %v\n%s", code, err, rep.Kept, rep.Failures, errOut)
+	}
+	var web string
+	for _, l := range append(drillLeftovers(t, w), "") {
+		if strings.HasPrefix(l, "container ") && strings.HasSuffix(l, "-web-1") {
+			web = strings.TrimPrefix(l, "container ")
+		}
+	}
+	if web == "" {
+		t.Fatalf("the failed app's web container was not kept: %v", drillLeftovers(t, w))
+	}
+	inspect := strings.Join(rep.Inspect, "\n")
+	if !strings.Contains(inspect, "logs of web: docker logs "+web) || !strings.Contains(errOut, "docker logs "+web) ||
+		!strings.Contains(inspect, "the app (from this host; its network has no way out): http://") || !strings.Contains(inspect, ":5000/nope") {
+		t.Fatalf("how to reach the kept app:\n%s\n%s", inspect, errOut)
+	}
+	// The printed command works.
+	if res, err := exec.Command("docker", "logs", web).CombinedOutput(); err != nil {
+		t.Fatalf("docker logs %s: %v %s", web, err, res)
+	}
+	code, out, _ = lb(t, "--config", w.cfgPath, "ps", "--json")
+	if code != 0 || !strings.Contains(out, web) {
+		t.Fatalf("ps does not list the kept app: %s", out)
+	}
+	code, out, _ = lb(t, "--config", w.cfgPath, "drill", "--cleanup", "--json")
+	if code != 0 || !strings.Contains(out, web) {
+		t.Fatalf("cleanup: %d %s", code, out)
+	}
+	if left := drillLeftovers(t, w); len(left) > 0 {
+		t.Fatalf("after cleanup: %v", left)
+	}
+
+	// Without --keep-on-failure the failed app is removed, as before.
+	code, out, _ = lb(t, "--config", w.cfgPath, "drill", "--json")
+	json.Unmarshal([]byte(out), &rep)
+	if code != exitFailed || rep.Kept {
+		t.Fatalf("unhealthy app without the flag: %d kept=%v", code, rep.Kept)
+	}
+	if left := drillLeftovers(t, w); len(left) > 0 {
+		t.Fatalf("a failed drill without --keep-on-failure left %v", left)
+	}
+}

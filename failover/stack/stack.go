@@ -110,6 +110,9 @@ type Runner struct {
 	Engine *engine.Engine
 	// Progress gets a line per step; nil: none.
 	Progress io.Writer
+	// KeepFailed keeps a release container that failed (stopped, for its
+	// logs) instead of removing it.
+	KeepFailed bool
 }
 
 func (r *Runner) say(format string, args ...any) {
@@ -244,7 +247,9 @@ func (r *Runner) release(ctx context.Context, p *Plan) (*ReleaseResult, error) {
 	code, err := r.Engine.WaitContainer(ctx, name)
 	rr.ExitCode, rr.Seconds = code, time.Since(start).Seconds()
 	rr.Log = p.excerpt(context.WithoutCancel(ctx), r.Engine, name, 40)
-	r.Engine.RemoveContainer(context.WithoutCancel(ctx), name, true)
+	if !r.KeepFailed || (err == nil && code == 0) {
+		r.Engine.RemoveContainer(context.WithoutCancel(ctx), name, true)
+	}
 	if err != nil {
 		return rr, fmt.Errorf("%w: %w", ErrRelease, err)
 	}
