@@ -257,7 +257,7 @@ func (s *Standby) drillFile(path string, rep *report.Report, ph *phases) (string
 
 func setArchive(rep *report.Report, e archive.Entry, source string) {
 	rep.Archive = report.Archive{Key: e.Key, Size: e.ObjectSize, SHA256: e.DumpSHA256, CapturedAt: e.CapturedAt,
-		AgeSeconds: time.Since(e.CapturedAt).Seconds(), Source: source}
+		AgeSeconds: time.Since(e.CapturedAt).Seconds(), Source: source, Format: e.Header.Format}
 }
 
 // app boots the app on the drill's database and checks its health.

@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -88,6 +89,17 @@ func TestPlainSQLArchives(t *testing.T) {
 	}
 	if !sequences {
 		t.Errorf("no sequence checked: %+v", g.Checks)
+	}
+
+	// A drill rehearses it the same way, and its report says what it was.
+	code, out, errOut = lb(t, "--config", w.cfgPath, "drill", "--json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Archive.Format != dump.FormatPlain || len(rep.Tables) != len(want) {
+		t.Fatalf("drill of the plain dump: %d %v %+v %v\n%s", code, err, rep.Archive, rep.Failures, errOut)
+	}
+	code, out, _ = lb(t, "--config", w.cfgPath, "report", "latest")
+	if code != 0 || !strings.Contains(out, "plain SQL (pg_dump -Fp, restored with psql: it could not be verified before it ran)") {
+		t.Errorf("report latest:\n%s", out)
 	}
 
 	// 3. A newer plain dump whose SQL fails half-way: the refresh fails,

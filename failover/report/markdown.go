@@ -51,6 +51,9 @@ func Markdown(w io.Writer, r *Report) error {
 	if r.Archive.Key != "" {
 		p("**Archive:** %s, %s, captured %s, from %s", code(r.Archive.Key), Bytes(r.Archive.Size),
 			timestamp(r.Archive.CapturedAt), md(r.Archive.Source))
+		if r.Archive.Format == "plain" {
+			p(", plain SQL (pg_dump -Fp, restored with psql: it could not be verified before it ran)")
+		}
 		if r.Archive.SHA256 != "" {
 			p(", SHA-256 %s", code(r.Archive.SHA256))
 		}

@@ -146,6 +146,9 @@ type Archive struct {
 	AgeSeconds float64 `json:"age_seconds"`
 	// Source is "s3" or "cache" (an offline drill).
 	Source string `json:"source"`
+	// Format is "custom" (pg_dump -Fc) or "plain" (pg_dump -Fp, restored
+	// with psql: not verifiable before it ran); empty when not known.
+	Format string `json:"format"`
 	// InsteadOf are the newer archives that failed verification: the
 	// drill rehearsed this one instead (and failed, the backup job needs a
 	// look).
