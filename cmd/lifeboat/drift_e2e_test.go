@@ -116,6 +116,23 @@ func TestDriftBetweenTwoRealArchives(t *testing.T) {
 	if cur := mustRead(t, filepath.Join(w.stateDir, "shop", "current.json")); !strings.Contains(cur, `"generation": 1,`) {
 		t.Fatalf("the standby moved off generation 1: %s", cur)
 	}
+	// As a user sees it (the README shows this output).
+	code, out, errOut = lb(t, "--config", w.cfgPath, "refresh")
+	t.Logf("lifeboat refresh (exit %d):\n%s%s", code, out, errOut)
+	for _, s := range []string{
+		"WARNING: app.accounts grew from 400 to 800 rows (+100%, more than database.drift.max_growth 50%), between archive " + oldKey,
+		"rows: 7 tables compared with archive " + oldKey + " (generation 1, data of",
+		"3 drifted beyond the limits; 1 grew beyond database.drift.max_growth; 1 new: app.audit_log",
+		"lifeboat: generation 3 failed, the current database is untouched: data check failed: 3 tables drifted between archive " + oldKey,
+		"app.events disappeared (it held 400 rows); billing.invoices is empty (it held 400 rows); app.projects shrank from 400 to 200 rows (-50%, more than database.drift.max_shrink 20%). If the change is intended (a table dropped or purged on purpose), accept it once with --accept-drift",
+	} {
+		if code != exitFailed || !strings.Contains(out+errOut, s) {
+			t.Errorf("refresh output lacks %q", s)
+		}
+	}
+	if n := strings.Count(errOut, "WARNING: app.accounts grew"); n != 1 {
+		t.Errorf("the growth warning is said %d times", n)
+	}
 
 	// 4. check reports it.
 	code, f := runCheck(t, w)

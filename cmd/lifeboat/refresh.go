@@ -34,8 +34,18 @@ job's last run for check, the status page and the metrics. Each run is recorded 
 			}
 			defer release()
 			res, err := g.ops().Refresh(cmd.Context(), s, failover.RefreshOptions{Force: force, AcceptDrift: acceptDrift})
+			// The row-count warnings were said while the generation was
+			// verified; the others are said here.
+			said := map[string]bool{}
+			if res.Generation != nil {
+				for _, w := range res.Generation.Drift.Warnings {
+					said[w+", "+res.Generation.Drift.Between()] = true
+				}
+			}
 			for _, w := range res.Warnings {
-				g.warn("%s", w)
+				if !said[w] {
+					g.warn("%s", w)
+				}
 			}
 			if eerr := g.emit(res, func(w io.Writer) { printRefresh(w, res) }); eerr != nil {
 				return eerr
