@@ -10,6 +10,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
 
@@ -96,7 +97,12 @@ func printFetch(w io.Writer, r *archive.FetchResult) {
 	}
 	fmt.Fprintf(w, "  dump:      %s (%s, sha256 %s)\n", e.Path, humanBytes(e.DumpSize), e.DumpSHA256)
 	fmt.Fprintf(w, "  captured:  %s (%s ago, from the %s)\n", e.CapturedAt.Format(time.RFC3339), humanAge(time.Since(e.CapturedAt)), e.TimeSource)
-	fmt.Fprintf(w, "  database:  %s, PostgreSQL %s, pg_dump %s\n", e.Header.DatabaseName, e.Header.ServerVersion, e.Header.PgDumpVersion)
+	if e.Header.Format == dump.FormatPlain {
+		// Read to its end; only psql can tell whether it restores.
+		fmt.Fprintf(w, "  database:  a plain-SQL dump (pg_dump -Fp), PostgreSQL %s, pg_dump %s\n", e.Header.ServerVersion, e.Header.PgDumpVersion)
+	} else {
+		fmt.Fprintf(w, "  database:  %s, PostgreSQL %s, pg_dump %s\n", e.Header.DatabaseName, e.Header.ServerVersion, e.Header.PgDumpVersion)
+	}
 	fmt.Fprintf(w, "  verified:  %v\n", e.Verified)
 	for _, p := range r.Pruned {
 		fmt.Fprintf(w, "  pruned:    %s\n", p)

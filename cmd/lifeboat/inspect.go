@@ -37,6 +37,8 @@ func newInspectCmd(g *globals) *cobra.Command {
 version, compression, database name, server and pg_dump versions, creation time,
 counts of TOC entries by type, the tables that carry data, and the extensions
 and schemas it needs (e.g. heroku_ext). FILE may be a .dump, .dump.gz or .tgz.
+A plain-SQL dump (pg_dump -Fp, plain or gzip'd) is read to its end, and what its
+comments and COPY statements announce is shown.
 With --key, the object is read from the cache if it is there, else streamed from
 S3 (only as far as the table of contents, unless --verify).`,
 		Args: cobra.MaximumNArgs(1),

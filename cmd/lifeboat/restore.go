@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover"
 	"github.com/lifeboat-dr/lifeboat/failover/drift"
+	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -30,7 +31,9 @@ postgres:{major} of the archive unless database.image says otherwise; the schema
 extensions the archive needs (heroku_ext) are created first; pg_restore runs inside the
 container with --jobs, --no-owner, --no-acl; then every table with data must exist (its
 exact row count is recorded), no sequence may be behind its column, the app's SQL checks
-must return true, and optionally amcheck verifies every B-tree index. Each table's row
+must return true, and optionally amcheck verifies every B-tree index. A plain-SQL dump
+(pg_dump -Fp, with database.allow_plain_sql) is streamed into psql -v ON_ERROR_STOP=1
+instead, and each table must then hold the rows of its COPY data. Each table's row
 count is compared with the app's previous verified restore (database.drift: a table that
 disappeared, became empty or lost more than max_shrink fails; --accept-drift records it
 instead), and with the minimums in database.expect.
@@ -109,7 +112,11 @@ func printGeneration(w io.Writer, g *state.Generation) {
 	}
 	r := g.Restore
 	if r.Jobs > 0 || r.LogFile != "" {
-		fmt.Fprintf(w, "  restore:   pg_restore --jobs %d, %d error(s), %d expected, %d warning(s)", r.Jobs, len(r.Errors), len(r.ExpectedErrors), len(r.Warnings))
+		if g.Archive.Format == dump.FormatPlain {
+			fmt.Fprintf(w, "  restore:   psql -v ON_ERROR_STOP=1 (a plain-SQL dump), %d error(s), %d warning(s)", len(r.Errors), len(r.Warnings))
+		} else {
+			fmt.Fprintf(w, "  restore:   pg_restore --jobs %d, %d error(s), %d expected, %d warning(s)", r.Jobs, len(r.Errors), len(r.ExpectedErrors), len(r.Warnings))
+		}
 		if r.LogFile != "" {
 			fmt.Fprintf(w, "; log %s", r.LogFile)
 		}

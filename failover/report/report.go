@@ -546,7 +546,11 @@ func (r *Report) reasons() []string {
 			"a drill must at least compare every table with the archive; check the restore log and database.checks.")
 	}
 
-	if n := len(r.Restore.Errors); n > 0 {
+	if n := len(r.Restore.Errors); n > 0 && r.Archive.Format == "plain" {
+		add("psql stopped at the first error of the plain-SQL dump (%s): the dump's SQL does not run here as it is. "+
+			"Fix the cause at the source or in the backup job (pg_dump -Fc archives restore with pg_restore, whose known errors database.expected_errors can accept).",
+			oneLine(r.Restore.Errors[0]))
+	} else if n > 0 {
 		add("pg_restore reported %d unexpected error%s (first: %s). Fix the cause at the source database, or, "+
 			"if the error is known to be harmless, add a regexp matching it to database.expected_errors.",
 			n, plural(n), oneLine(r.Restore.Errors[0]))
