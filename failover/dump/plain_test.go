@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
 func TestReadPlainOfRealPgDump(t *testing.T) {
@@ -165,3 +169,76 @@ GRANT SELECT ON TABLE public.t TO reader;
 		}
 	}
 }
+
+// plainStream generates a plain-SQL dump of one table with rows rows of
+// width bytes, without ever holding it.
+type plainStream struct {
+	parts [][]byte
+	row   []byte
+	rows  int
+	stage int
+	buf   []byte
+}
+
+func newPlainStream(rows, width int) *plainStream {
+	return &plainStream{
+		parts: [][]byte{
+			[]byte("--\n-- PostgreSQL database dump\n--\n\n-- Dumped from database version 15.4\n-- Dumped by pg_dump version 15.4\n\n" +
+				"--\n-- Name: big; Type: TABLE; Schema: public; Owner: someone\n--\n\nCREATE TABLE public.big (v text);\n\n" +
+				"ALTER TABLE public.big OWNER TO someone;\n\n" +
+				"--\n-- Data for Name: big; Type: TABLE DATA; Schema: public; Owner: someone\n--\n\nCOPY public.big (v) FROM stdin;\n"),
+			[]byte("\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n"),
+		},
+		row: append(bytes.Repeat([]byte("x"), width-1), '\n'), rows: rows,
+	}
+}
+
+func (s *plainStream) Read(p []byte) (int, error) {
+	for len(s.buf) == 0 {
+		switch {
+		case s.stage == 0:
+			s.buf, s.stage = s.parts[0], 1
+		case s.stage == 1 && s.rows > 0:
+			s.buf = s.row
+			s.rows--
+		case s.stage == 1:
+			s.buf, s.stage = s.parts[1], 2
+		default:
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[n:]
+	return n, nil
+}
+
+// TestPlainBoundedMemory: a 256 MiB plain dump is read, and filtered for
+// psql, in a few MiB of memory: nothing of it is held.
+func TestPlainBoundedMemory(t *testing.T) {
+	const rows, width = 256 << 10, 1 << 10
+	var a *Archive
+	var err error
+	start := time.Now()
+	peak := testenv.PeakHeap(func() { a, err = DefaultLimits.ReadPlain(context.Background(), newPlainStream(rows, width)) })
+	took := time.Since(start)
+	if err != nil || a.CopyRows["public.big"] != rows {
+		t.Fatalf("%v %+v", err, a)
+	}
+	var n int
+	var out countingWriter
+	start = time.Now()
+	fpeak := testenv.PeakHeap(func() { n, err = FilterPlain(context.Background(), &out, newPlainStream(rows, width)) })
+	ftook := time.Since(start)
+	if err != nil || n != 1 || out.n < rows*width {
+		t.Fatalf("filter: %d left out, %d bytes, %v", n, out.n, err)
+	}
+	t.Logf("256 MiB plain dump: ReadPlain %v, peak heap %.1f MiB; FilterPlain %v, peak heap %.1f MiB",
+		took.Round(time.Millisecond), float64(peak)/(1<<20), ftook.Round(time.Millisecond), float64(fpeak)/(1<<20))
+	if peak > 16<<20 || fpeak > 16<<20 {
+		t.Errorf("peak heap %d / %d bytes: the dump is being held", peak, fpeak)
+	}
+}
+
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
