@@ -242,3 +242,23 @@ func TestPlainBoundedMemory(t *testing.T) {
 type countingWriter struct{ n int }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// FuzzReadPlain: whatever the bytes, ReadPlain and FilterPlain end with an
+// archive or an error, never a panic, and FilterPlain passes COPY data on.
+func FuzzReadPlain(f *testing.F) {
+	var seed bytes.Buffer
+	io.Copy(&seed, newPlainStream(3, 8))
+	f.Add(seed.Bytes())
+	f.Add([]byte("--\n-- PostgreSQL database dump\n--\n\\connect x\n"))
+	f.Add([]byte("--\n-- PostgreSQL database dump\n--\nCOPY \"a\"\"b\".\"c\" (x) FROM stdin;\n1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := (Limits{MaxTOCSize: 1 << 20, MaxFieldSize: 1 << 10}).ReadPlain(context.Background(), bytes.NewReader(b))
+		if (a == nil) == (err == nil) {
+			t.Fatalf("archive %v, error %v", a, err)
+		}
+		var out bytes.Buffer
+		if _, err := FilterPlain(context.Background(), &out, bytes.NewReader(b)); err != nil || out.Len() > len(b) {
+			t.Fatalf("filter: %v, %d bytes of %d", err, out.Len(), len(b))
+		}
+	})
+}
