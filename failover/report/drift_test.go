@@ -67,3 +67,15 @@ func TestFirstDrillSaysThereIsNothingToCompare(t *testing.T) {
 		t.Errorf("markdown:\n%s", md)
 	}
 }
+
+func TestPlainSQLArchiveInMarkdownAndHTML(t *testing.T) {
+	r := sample(1, true)
+	r.Archive.Format = "plain"
+	if md := markdown(t, r); !strings.Contains(md, "plain SQL (pg_dump -Fp, restored with psql: it could not be verified before it ran)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	var b bytes.Buffer
+	if err := HTML(&b, r, nil); err != nil || !strings.Contains(b.String(), "plain SQL (pg_dump -Fp), restored with psql") {
+		t.Errorf("HTML: %v", err)
+	}
+}
