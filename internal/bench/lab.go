@@ -223,13 +223,27 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
-// resetApp removes an app's Docker objects and its state directory, then
+// resetApp removes an app's Docker objects and its state directory (but
+// its data template and image facts, which a host keeps per image), then
 // syncs, so that the next run starts from nothing and does not pay for the
 // writeback of the previous one.
 func (l *lab) resetApp(app, stateDir string) error {
 	l.removeDocker(app)
-	if err := os.RemoveAll(filepath.Join(stateDir, app)); err != nil {
+	dir := filepath.Join(stateDir, app)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
 		return err
+	}
+	for _, e := range entries {
+		// What a host keeps per image, not per run: the data directory
+		// template of the Postgres image and what was read out of the app
+		// image (made by the warm-up), as the image itself stays.
+		if e.Name() == "templates" || e.Name() == "image-facts.json" {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
 	}
 	syscall.Sync()
 	return nil

@@ -270,8 +270,8 @@ func restoreReport(m machine, a archiveSet, cs []contender, res map[string][]sam
 		a.PgDump, a.Compression, a.Tables, a.Rows, iec(a.DumpSize), a.DumpSize, a.Version, a.Target)
 	w("**Setup**: both sides use the image `%s` and `pg_restore --jobs %d`, on the same machine, in the same run. ", c.pgImage, c.jobs)
 	w("*%s* is `lifeboat restore --app %s --archive FILE --json` (config: `database.image: auto`, which reads 15 from the archive's header "+
-		"and takes `postgres:15`; `database.jobs: %d`; everything else default: `analyze: true`, no amcheck, no SQL checks), from an empty state "+
-		"directory and no Docker object of the app: it reads the archive to its end (SHA-256, the pg_dump walk), creates a volume and a container "+
+		"and takes `postgres:15`; `database.jobs: %d`; everything else default: `analyze: true`, `data_template: true`, no amcheck, no SQL checks), from an empty state "+
+		"directory (but the image's data template, made by the warm-up and kept by a host per image) and no Docker object of the app: it reads the archive to its end (SHA-256, the pg_dump walk), creates a volume and a container "+
 		"on an internal network, waits until the server answers a real connection, prepares the database (search_path, the schemas and "+
 		"extensions the archive needs: `heroku_ext`), runs `pg_restore --no-owner --no-acl --jobs %d` inside the container, "+
 		"`vacuumdb --analyze-only --jobs %d`, verifies (every table with data exists, exact row counts, sequences) and makes the generation current. "+
@@ -285,7 +285,7 @@ func restoreReport(m machine, a archiveSet, cs []contender, res map[string][]sam
 		"*%s* is the `docker exec … pg_restore` step of that script alone; *%s* the whole script, fork to exit. "+
 		"The bare container runs the image's defaults (`max_wal_size` 1 GB), Lifeboat's is started with `max_wal_size=4GB`, `checkpoint_timeout=15min`, "+
 		"`maintenance_work_mem=256MB`. Both restore with fsync on. "+
-		"Before every run each side's containers, volumes and networks (by the label `io.lifeboat.app=%s` or `%s`) and lifeboat's state directory are removed, then `sync`. "+
+		"Before every run each side's containers, volumes and networks (by the label `io.lifeboat.app=%s` or `%s`) and lifeboat's state directory (but its data template) are removed, then `sync`. "+
 		"Peak RSS and CPU are those of the client processes (lifeboat; bash and the docker CLI): the servers run in containers, outside them.\n\n",
 		barePgRestoreName, bareRestoreName, restoreApp, bareLabel)
 	if c.warmup {
