@@ -171,7 +171,7 @@ func (s *Server) URL(ctx context.Context) (string, error) {
 		}
 		ip := c.IPs[s.Network]
 		if ip == "" {
-			return "", fmt.Errorf("database container %s has no address on %s (state %s): lifeboat up starts it", s.Name, s.Network, c.State)
+			return "", fmt.Errorf("database container %s has %w on %s (state %s): lifeboat up starts it", s.Name, errNoAddress, s.Network, c.State)
 		}
 		host = ip + ":" + strconv.Itoa(Port)
 	}
@@ -196,12 +196,36 @@ func postgresURL(user, password, host, db string) string {
 // (ReadyTimeout at most; it gives up at once when the container stops) and
 // returns its version. Errors wrap ErrNotReady.
 func (s *Server) WaitReady(ctx context.Context) (string, error) {
-	u, err := s.URL(ctx)
-	if err != nil {
-		return "", err
+	deadline := time.Now().Add(s.ReadyTimeout)
+	for {
+		u, err := s.URL(ctx)
+		if err == nil {
+			return WaitReady(ctx, u, time.Until(deadline), s.Running)
+		}
+		if !errors.Is(err, errNoAddress) {
+			return "", err
+		}
+		// Without a published port the URL is the container's address,
+		// which it has only while it runs: one that died (and, by its
+		// restart policy, is restarting) has none. That is the server not
+		// becoming ready; one seen running again gets its address.
+		if rerr := s.Running(ctx); rerr != nil {
+			return "", fmt.Errorf("%w: %w", ErrNotReady, rerr)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w within %v: %w", ErrNotReady, s.ReadyTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return WaitReady(ctx, u, s.ReadyTimeout, s.Running)
 }
+
+// errNoAddress is URL's error for a container without an address on its
+// network: it is not running.
+var errNoAddress = errors.New("no address")
 
 // Running returns an error when the container is neither running nor
 // about to (created).

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dr/lifeboat/failover/dump"
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/textsafe"
+	"github.com/lifeboat-dr/lifeboat/internal/imagebuild"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -213,5 +214,50 @@ func execSQL(t *testing.T, url, sql string) {
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestWaitReadyOnAServerThatDies: an image that is not Postgres exits at
+// once and, by the restart policy, restarts again and again. Caught
+// between two lives it has no address on its network: that is the server
+// not becoming ready (not a missing container), named as such, at once.
+func TestWaitReadyOnAServerThatDies(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	root, err := imagebuild.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Image = "lifeboat-test/not-postgres:" + s.Name
+	if err := imagebuild.ExampleApp(ctx, s.Engine, root, s.Image); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Engine.RemoveImage(context.Background(), s.Image) })
+	if err := s.Create(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for it to die (the app exits: no DATABASE_URL), so that the
+	// wait starts with a container that has no address.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := s.Engine.InspectContainer(ctx, s.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State != "running" && c.State != "created" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container is still %s", c.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	_, err = s.WaitReady(ctx)
+	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), s.Name) {
+		t.Fatalf("WaitReady: %v, want ErrNotReady naming the container", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v to notice the container died", d)
 	}
 }
