@@ -51,7 +51,7 @@ type DrillOptions struct {
 // caller) whether the drill passed or not; the error says why it failed.
 // The caller holds the app's lock.
 func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, error) {
-	start := time.Now().UTC()
+	start := s.drillStart(ctx)
 	host, _ := os.Hostname()
 	id := start.Format("20060102T150405Z")
 	rep := report.New()
@@ -97,6 +97,23 @@ func (s *Standby) Drill(ctx context.Context, o DrillOptions) (*report.Report, er
 		}
 	}
 	return finish(rep, runErr)
+}
+
+// drillStart is the new drill's start, which names it to the second (its
+// report, its Docker objects): a drill started in the second of the
+// previous one's report waits for the next second rather than replace it.
+// (A cancelled ctx ends the wait; the drill then fails on it.)
+func (s *Standby) drillStart(ctx context.Context) time.Time {
+	for {
+		start := time.Now().UTC()
+		if _, err := os.Lstat(filepath.Join(s.State.DrillsDir(), report.NewID(s.App.Name, start)+".json")); err != nil || ctx.Err() != nil {
+			return start
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(start.Truncate(time.Second).Add(time.Second))):
+		}
+	}
 }
 
 // drill is one drill: it builds its database and boots the app in a site

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/lifeboat-dr/lifeboat/failover/notify"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
 // webhook records the events Lifeboat posts to it.
@@ -111,5 +112,29 @@ func TestOpsRecordEveryRun(t *testing.T) {
 	srv.Close()
 	if _, err := o.Up(ctx, s); !errors.Is(err, notify.ErrDelivery) {
 		t.Fatalf("up with an unreachable webhook: %v, want ErrDelivery too", err)
+	}
+}
+
+// Drills are named to the second: two that start in one second (each
+// fails at once here, on an archive that is not there) are two reports,
+// the second a second later, not the first one replaced.
+func TestDrillsInOneSecondAreTwoReports(t *testing.T) {
+	s := newTestStandby(t, nil)
+	o := &Ops{Log: slog.New(slog.DiscardHandler)}
+	missing := filepath.Join(t.TempDir(), "missing.dump")
+	var ids []string
+	for range 3 {
+		rep, err := o.Drill(context.Background(), s, DrillOptions{Archive: missing})
+		if err == nil || rep == nil {
+			t.Fatalf("a drill of a missing archive: %v", err)
+		}
+		ids = append(ids, rep.ID)
+	}
+	list, err := report.List(s.State.DrillsDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 || ids[0] == ids[1] || ids[1] == ids[2] || ids[0] >= ids[1] || ids[1] >= ids[2] {
+		t.Errorf("drill ids %v, %d reports kept", ids, len(list))
 	}
 }

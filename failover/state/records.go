@@ -116,23 +116,42 @@ func (s *Store) ClearServing() error {
 	return err
 }
 
+// runIDLayout makes a run's ID of its UTC start, to the nanosecond: the
+// IDs of a kind sort as the runs started, and two runs started in one
+// second are two records. Records written before are named to the second
+// ("20060102T150405Z"); they still read, and sort among these.
+const runIDLayout = "20060102T150405.000000000Z"
+
 // SaveRun writes a run record under runs/ and, unless it was skipped, as
-// last-{kind}.json.
+// last-{kind}.json. A run without an ID gets one from its start, unique
+// among the records of its kind; saving it again replaces its record.
 func (s *Store) SaveRun(r *Run) error {
 	dir := s.path("runs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if r.ID == "" {
-		r.ID = r.StartedAt.UTC().Format("20060102T150405Z")
+		// Runs of a kind are saved one at a time (under the app's or the
+		// capture lock): a record of the same nanosecond is an earlier run.
+		t := r.StartedAt.UTC()
+		for r.ID = t.Format(runIDLayout); exists(runFile(dir, r.Kind, r.ID)); r.ID = t.Format(runIDLayout) {
+			t = t.Add(time.Nanosecond)
+		}
 	}
-	if err := fsutil.WriteJSONAtomic(filepath.Join(dir, r.Kind+"-"+r.ID+".json"), r, 0o600); err != nil {
+	if err := fsutil.WriteJSONAtomic(runFile(dir, r.Kind, r.ID), r, 0o600); err != nil {
 		return err
 	}
 	if r.Skipped {
 		return nil
 	}
 	return fsutil.WriteJSONAtomic(s.path("last-"+r.Kind+".json"), r, 0o600)
+}
+
+func runFile(dir, kind, id string) string { return filepath.Join(dir, kind+"-"+id+".json") }
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // LastRun returns the last run of a kind that was not skipped, or nil.
@@ -150,11 +169,10 @@ func (s *Store) LastRun(kind string) (*Run, error) {
 
 // Runs lists the runs of a kind, newest first.
 func (s *Store) Runs(kind string) ([]*Run, error) {
-	m, err := filepath.Glob(filepath.Join(s.path("runs"), kind+"-*.json"))
+	m, err := s.runFiles(kind)
 	if err != nil {
 		return nil, err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(m)))
 	var out []*Run
 	for _, p := range m {
 		var r Run
@@ -168,17 +186,36 @@ func (s *Store) Runs(kind string) ([]*Run, error) {
 
 // PruneRuns keeps the newest keep records of a kind.
 func (s *Store) PruneRuns(kind string, keep int) error {
-	m, err := filepath.Glob(filepath.Join(s.path("runs"), kind+"-*.json"))
+	m, err := s.runFiles(kind)
 	if err != nil {
 		return err
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(m)))
 	for i, p := range m {
 		if i >= keep && strings.HasSuffix(p, ".json") {
 			os.Remove(p)
 		}
 	}
 	return nil
+}
+
+// runFiles are the record files of a kind's runs, newest first.
+func (s *Store) runFiles(kind string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(s.path("runs"), kind+"-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(m, func(i, j int) bool { return runSortKey(m[i]) > runSortKey(m[j]) })
+	return m, nil
+}
+
+// runSortKey is a record's file name with an ID to the second written as
+// one to the nanosecond, so that both kinds sort by start.
+func runSortKey(path string) string {
+	name := strings.TrimSuffix(filepath.Base(path), ".json")
+	if len(name) >= len("20060102T150405Z") && strings.HasSuffix(name, "Z") && !strings.Contains(name, ".") {
+		return name[:len(name)-1] + ".000000000Z"
+	}
+	return name
 }
 
 // ConfigVarsFile is where the Heroku config-var snapshot lives (0600).

@@ -2,12 +2,14 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dr/lifeboat/failover/fsutil"
 	"github.com/lifeboat-dr/lifeboat/failover/lock"
 )
 
@@ -126,5 +128,61 @@ func TestSkippedRunIsNotTheLastRun(t *testing.T) {
 	runs, err := s.Runs("refresh")
 	if err != nil || len(runs) != 2 || !runs[0].Skipped {
 		t.Fatalf("runs: %v %+v", err, runs)
+	}
+}
+
+// Two runs of a kind started in the same second, or even the same
+// nanosecond, are two records; they and the records named to the second
+// by earlier versions list newest first, and pruning keeps the newest.
+func TestRunIDsAreUnique(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	t0 := time.Date(2026, 12, 5, 21, 36, 3, 0, time.UTC)
+	// Records of an earlier version, named to the second.
+	if err := os.MkdirAll(filepath.Join(s.Dir, "runs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i, started := range []time.Time{t0.Add(-time.Second), t0.Add(time.Second)} {
+		old := &Run{Kind: "refresh", ID: started.Format("20060102T150405Z"), StartedAt: started, Outcome: fmt.Sprintf("old-%d", i)}
+		if err := fsutil.WriteJSONAtomic(filepath.Join(s.Dir, "runs", "refresh-"+old.ID+".json"), old, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := t0.Add(123 * time.Millisecond)
+	var ids []string
+	for i, started := range []time.Time{t0.Add(500 * time.Millisecond), same, same} {
+		r := &Run{Kind: "refresh", StartedAt: started, Outcome: fmt.Sprintf("new-%d", i)}
+		if err := s.SaveRun(r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if ids[0] != "20261205T213603.500000000Z" || ids[1] == ids[2] {
+		t.Errorf("ids %v", ids)
+	}
+	runs, err := s.Runs("refresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.Outcome)
+	}
+	if want := "old-1 new-0 new-2 new-1 old-0"; strings.Join(got, " ") != want {
+		t.Errorf("runs newest first: %v, want %s", got, want)
+	}
+	// Saving a run again replaces its record.
+	runs[1].OK = true
+	if err := s.SaveRun(runs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Runs("refresh"); len(again) != 5 || !again[1].OK {
+		t.Errorf("after saving a run again: %d runs", len(again))
+	}
+	if err := s.PruneRuns("refresh", 2); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ = s.Runs("refresh")
+	if len(runs) != 2 || runs[0].Outcome != "old-1" || runs[1].Outcome != "new-0" {
+		t.Errorf("after pruning to 2: %+v", runs)
 	}
 }
