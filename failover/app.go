@@ -45,7 +45,7 @@ func (s *site) appPlan(ctx context.Context, g *state.Generation, mode stack.Mode
 	if err != nil {
 		return nil, err
 	}
-	snap, err := stack.LoadSnapshot(s.State.ConfigVarsFile())
+	snap, err := stack.LoadSnapshot(s.rowsStore().ConfigVarsFile())
 	if err != nil {
 		return nil, err
 	}

@@ -328,7 +328,8 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	if serr != nil {
 		return serr
 	}
-	if db.Publish != "" {
+	// A drill's database is never published: the port is the standby's.
+	if db.Publish != "" && !s.Names.IsDrill() {
 		// The previous current generation holds the same port: it is
 		// stopped while the port moves, started again if that fails.
 		host, port, _ := config.ParsePublish(db.Publish)

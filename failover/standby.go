@@ -53,8 +53,10 @@ type site struct {
 	Progress io.Writer
 	// Names names and labels the site's Docker objects.
 	Names names.Scope
-	// Rows is where the app's verified row counts live, when not in State
-	// (a drill's copy keeps its generation records apart).
+	// Rows is the app's own records, when State is not them (a drill's
+	// site keeps its generation records apart): the verified row counts
+	// a restore is compared with, and the config-var snapshot the app
+	// boots with, read as a failover would (see rowsStore).
 	Rows *state.Store
 	// DiskProbe measures free space (nil: the file systems of this
 	// machine); tests inject others.

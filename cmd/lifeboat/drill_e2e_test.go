@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
+	"github.com/lifeboat-dr/lifeboat/failover/stack"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -236,5 +238,62 @@ func TestDrillPassesFailsLoudlyAndLeavesNothing(t *testing.T) {
 	json.Unmarshal([]byte(out), &rep)
 	if code != exitFailed || !strings.Contains(strings.Join(rep.Failures, "\n"), "newer") {
 		t.Fatalf("broken newer archive: %d %v", code, rep.Failures)
+	}
+}
+
+// TestDrillBootsLikeAFailover: a drill boots the app with the config vars
+// a failover would use (the standby's snapshot: here one whose
+// RELEASE_FAIL makes the release fail, named but not shown), and never
+// publishes its database: with database.publish set and that port taken
+// (as by the standby's database) the drill still passes.
+func TestDrillBootsLikeAFailover(t *testing.T) {
+	w := newAppWorld(t, "")
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cfg := strings.Replace(mustRead(t, w.cfgPath), "      jobs: 2\n", "      jobs: 2\n      publish: "+held.Addr().String()+"\n", 1)
+	os.WriteFile(w.cfgPath, []byte(cfg), 0o600)
+	w.s3.Put(t, bucket, w.key(2*time.Hour, true), testenv.Gzip(t, sourceDump(t)))
+	snapshot := filepath.Join(w.stateDir, "shop", "config-vars.json")
+	const secret = "from-the-standby-snapshot"
+	if err := os.MkdirAll(filepath.Dir(snapshot), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.SaveSnapshot(snapshot, &stack.Snapshot{App: "shop-prod", Taken: time.Now().UTC(),
+		Vars: map[string]string{"RELEASE_FAIL": secret}}); err != nil {
+		t.Fatal(err)
+	}
+
+	drill := func() report.Report {
+		t.Helper()
+		_, out, errOut := lb(t, "--config", w.cfgPath, "drill", "--json")
+		var rep report.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("drill --json: %v\n%s\n%s", err, out, errOut)
+		}
+		for _, p := range rep.Phases {
+			if p.Name == "publish" {
+				t.Errorf("the drill published its database: %+v", p)
+			}
+		}
+		return rep
+	}
+	rep := drill()
+	failures := strings.Join(rep.Failures, "\n")
+	if rep.Result != "fail" || !strings.Contains(failures, "release command failed") || !strings.Contains(failures, "[redacted:RELEASE_FAIL]") ||
+		strings.Contains(failures, secret) {
+		t.Errorf("a drill with the snapshot's RELEASE_FAIL: %s: %s", rep.Result, failures)
+	}
+	// Without a snapshot (no refresh took one yet) it boots on the rest.
+	if err := os.Remove(snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if rep := drill(); rep.Result != "pass" || !rep.AppHealth.Healthy {
+		t.Errorf("a drill with database.publish's port taken: %s: %v", rep.Result, rep.Failures)
+	}
+	if left := drillLeftovers(t, w); len(left) > 0 {
+		t.Errorf("the drills left %v", left)
 	}
 }
