@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/names"
 	"github.com/lifeboat-dr/lifeboat/failover/state"
 )
@@ -52,48 +51,11 @@ func (s *Standby) Destroy(ctx context.Context, force bool) (*DestroyResult, erro
 			ErrServingDestroy, sv.Since.Format(time.RFC3339))
 	}
 	filter := names.Standby(s.App.Name).AppFilter("")
-	var errs []error
-	cs, err := s.Engine.ListContainers(ctx, filter, true)
-	if err != nil {
-		return res, err
-	}
-	for _, c := range cs {
-		if c.Labels[engine.LabelApp] != s.App.Name {
-			continue // the label filter is exact; this guards against a daemon that is not
-		}
-		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res.Containers = append(res.Containers, c.Name)
-	}
-	vs, err := s.Engine.ListVolumes(ctx, filter)
+	rm, err := s.Engine.RemoveLabelled(ctx, filter)
+	res.Containers, res.Volumes, res.Networks = rm.Containers, rm.Volumes, rm.Networks
+	errs := rm.Failed
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
-	}
-	for _, v := range vs {
-		if v.Labels[engine.LabelApp] != s.App.Name {
-			continue
-		}
-		if err := s.Engine.RemoveVolume(ctx, v.Name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res.Volumes = append(res.Volumes, v.Name)
-	}
-	ns, err := s.Engine.ListNetworks(ctx, filter)
-	if err != nil {
-		return res, errors.Join(append(errs, err)...)
-	}
-	for _, n := range ns {
-		if n.Labels[engine.LabelApp] != s.App.Name {
-			continue
-		}
-		if err := s.Engine.RemoveNetwork(ctx, n.Name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		res.Networks = append(res.Networks, n.Name)
 	}
 	sort.Strings(res.Containers)
 	sort.Strings(res.Volumes)

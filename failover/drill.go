@@ -366,43 +366,11 @@ func (d *drill) egressCheck(ctx context.Context, g *state.Generation) report.Che
 
 // cleanDrills removes every drill container, volume and network of the app.
 func (s *Standby) cleanDrills(ctx context.Context) ([]string, error) {
-	filter := s.Names.DrillsFilter()
-	var removed []string
-	var errs []error
-	cs, err := s.Engine.ListContainers(ctx, filter, true)
+	rm, err := s.Engine.RemoveLabelled(ctx, s.Names.DrillsFilter())
 	if err != nil {
-		return nil, err
+		return rm.All(), err
 	}
-	for _, c := range cs {
-		if err := s.Engine.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, c.Name)
-	}
-	vs, err := s.Engine.ListVolumes(ctx, filter)
-	if err != nil {
-		return removed, err
-	}
-	for _, v := range vs {
-		if err := s.Engine.RemoveVolume(ctx, v.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, v.Name)
-	}
-	ns, err := s.Engine.ListNetworks(ctx, filter)
-	if err != nil {
-		return removed, err
-	}
-	for _, n := range ns {
-		if err := s.Engine.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, n.Name)
-	}
-	return removed, errors.Join(errs...)
+	return rm.All(), errors.Join(rm.Failed...)
 }
 
 // fromGeneration maps a generation's build phases onto the drill's.
