@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/lifeboat-dr/lifeboat/failover/archive"
+	"github.com/lifeboat-dr/lifeboat/failover/report"
 	"github.com/lifeboat-dr/lifeboat/internal/testenv"
 )
 
@@ -24,6 +25,7 @@ type vaultEntryJSON struct {
 	Key          string   `json:"key"`
 	Path         string   `json:"path"`
 	ObjectSHA256 string   `json:"object_sha256"`
+	DumpSHA256   string   `json:"dump_sha256"`
 	Reasons      []string `json:"reasons"`
 	Vault        struct {
 		Linked    bool   `json:"linked"`
@@ -65,6 +67,7 @@ apps:
     s3: {bucket: %s, prefix: %s, endpoint: %s, path_style: true, credentials_file: %s, timeout: 5s}
     cache: {keep: 1}
     database: {image: auto, jobs: 2}
+    rpo_target: 1000h
     vault:
       enabled: true
       keep: {daily: 7, weekly: 4, monthly: 12}
@@ -116,6 +119,16 @@ apps:
 	}
 	if rr.Generation.Archive.Key != older.Key {
 		t.Errorf("restored %q, want the vault entry's key %q", rr.Generation.Archive.Key, older.Key)
+	}
+
+	// A drill rehearses it too, saying the archive came from the vault.
+	code, out, errOut = lb(t, "--config", cfgPath, "drill", "--archive", "vault:"+older.Name, "--json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Result != "pass" {
+		t.Fatalf("drill --archive vault:%s: exit %d %v\n%s\n%s", older.Name, code, err, out, errOut)
+	}
+	if rep.Archive.Source != "vault" || rep.Archive.Key != older.Key || rep.Archive.SHA256 != older.DumpSHA256 || len(rep.Tables) == 0 {
+		t.Errorf("drill of vault:%s: archive %+v, %d tables", older.Name, rep.Archive, len(rep.Tables))
 	}
 
 	// Bit rot: one flipped byte in the middle of the older dump.
