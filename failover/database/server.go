@@ -111,10 +111,12 @@ func (s *Server) spec(archive, password string, settings []Setting) engine.Conta
 // PasswordFile): its internal network when missing, its volume and its
 // container, then starts it. archive, when set, is mounted for pg_restore.
 func (s *Server) Create(ctx context.Context, archive string) error {
-	return s.create(ctx, archive, DurableSettings())
+	return s.create(ctx, archive, DurableSettings(), nil)
 }
 
-func (s *Server) create(ctx context.Context, archive string, settings []Setting) error {
+// create makes the server as Create says, with settings; fill, when set,
+// runs between the container's creation and its first start.
+func (s *Server) create(ctx context.Context, archive string, settings []Setting, fill func(context.Context) error) error {
 	password, err := s.newPassword()
 	if err != nil {
 		return err
@@ -127,6 +129,11 @@ func (s *Server) create(ctx context.Context, archive string, settings []Setting)
 	}
 	if _, err := s.Engine.CreateContainer(ctx, s.spec(archive, password, settings)); err != nil {
 		return err
+	}
+	if fill != nil {
+		if err := fill(ctx); err != nil {
+			return err
+		}
 	}
 	return s.Engine.StartContainer(ctx, s.Name)
 }

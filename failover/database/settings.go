@@ -111,7 +111,7 @@ var durableWant = map[string]string{
 // CreateForBulkLoad is Create with bulk (BulkLoadSettings) in place of the
 // durable settings. The server must not serve before MakeDurable.
 func (s *Server) CreateForBulkLoad(ctx context.Context, archive string, bulk []Setting) error {
-	return s.create(ctx, archive, bulk)
+	return s.create(ctx, archive, bulk, nil)
 }
 
 // MakeDurable ends a bulk load: CHECKPOINT, a clean shutdown, and the

@@ -248,38 +248,27 @@ func (ts Templates) initialize(ctx context.Context, r TemplateRequest) (string, 
 	if err := ts.Engine.StartContainer(ctx, r.Name); err != nil {
 		return "", err
 	}
-	timeout := r.ReadyTimeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
-	}
-	deadline := time.Now().Add(timeout)
-	delay := 50 * time.Millisecond
-	for {
+	err := poll(ctx, r.ReadyTimeout, 50*time.Millisecond, 500*time.Millisecond, func() (bool, error) {
 		code, err := ts.Engine.Exec(ctx, r.Name, []string{"pg_isready", "-q", "-h", "127.0.0.1", "-p", fmt.Sprint(Port),
 			"-U", r.User, "-d", r.Database}, engine.ExecOptions{User: "postgres"})
 		if err == nil && code == 0 {
-			break
+			return true, nil
 		}
 		if err != nil && !errors.Is(err, engine.ErrNotRunning) {
-			return "", err
+			return false, err
 		}
-		c, ierr := ts.Engine.InspectContainer(ctx, r.Name)
-		if ierr != nil {
-			return "", ierr
+		c, err := ts.Engine.InspectContainer(ctx, r.Name)
+		if err != nil {
+			return false, err
 		}
 		if c.State != "running" && c.State != "created" {
 			l, _ := ts.Engine.Logs(ctx, r.Name, 15)
-			return "", fmt.Errorf("initializing the data directory: container %s is %s (exit code %d); its log:\n%s", r.Name, c.State, c.ExitCode, l)
+			return false, fmt.Errorf("container %s is %s (exit code %d); its log:\n%s", r.Name, c.State, c.ExitCode, l)
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("initializing the data directory: the server did not answer within %s", timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 500*time.Millisecond)
+		return false, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("initializing the data directory: %w", err)
 	}
 	res, err := ts.Engine.ExecCapture(ctx, r.Name, []string{"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
 		"--username", r.User, "--dbname", r.Database, "-c", "SHOW server_version"}, engine.ExecOptions{User: "root"})
@@ -373,32 +362,26 @@ func (s *Server) CreateFromTemplateForBulkLoad(ctx context.Context, archive stri
 	if tpl.User != s.User || tpl.Database != s.Database {
 		return fmt.Errorf("%w: made for user %q and database %q, not %q and %q", ErrTemplate, tpl.User, tpl.Database, s.User, s.Database)
 	}
-	password, err := s.newPassword()
-	if err != nil {
-		return err
-	}
-	if _, err := s.Engine.EnsureNetwork(ctx, s.Network, true, s.NetworkLabels); err != nil {
-		return err
-	}
-	if err := s.Engine.CreateVolume(ctx, s.Volume, s.Labels); err != nil {
-		return err
-	}
-	if _, err := s.Engine.CreateContainer(ctx, s.spec(archive, password, bulk)); err != nil {
-		return err
-	}
 	f, err := os.Open(filepath.Join(tpl.Dir, templateTar))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTemplate, err)
 	}
 	defer f.Close()
-	h := sha256.New()
-	if err := s.Engine.CopyTo(ctx, s.Name, VolumeMount, io.TeeReader(f, h)); err != nil {
-		return fmt.Errorf("%w: filling the volume: %w", ErrTemplate, err)
+	fill := func(ctx context.Context) error {
+		h := sha256.New()
+		if err := s.Engine.CopyTo(ctx, s.Name, VolumeMount, io.TeeReader(f, h)); err != nil {
+			return fmt.Errorf("%w: filling the volume: %w", ErrTemplate, err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != tpl.TarSHA256 {
+			return fmt.Errorf("%w: %s changed since it was made (sha256 %s, want %s)", ErrTemplate, f.Name(), got, tpl.TarSHA256)
+		}
+		return nil
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != tpl.TarSHA256 {
-		return fmt.Errorf("%w: %s changed since it was made (sha256 %s, want %s)", ErrTemplate, f.Name(), got, tpl.TarSHA256)
+	if err := s.create(ctx, archive, bulk, fill); err != nil {
+		return err
 	}
-	if err := s.Engine.StartContainer(ctx, s.Name); err != nil {
+	password, err := s.Password()
+	if err != nil {
 		return err
 	}
 	return s.setPassword(ctx, password)
@@ -414,41 +397,61 @@ func (s *Server) setPassword(ctx context.Context, password string) error {
 		return err
 	}
 	sql := fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pgx.Identifier{s.User}.Sanitize(), verifier)
-	timeout := s.ReadyTimeout
+	var out strings.Builder
+	err = poll(ctx, s.ReadyTimeout, 20*time.Millisecond, 200*time.Millisecond, func() (bool, error) {
+		out.Reset()
+		code, err := s.Engine.Exec(ctx, s.Name, []string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+			"--username", s.User, "--dbname", s.Database},
+			engine.ExecOptions{User: "root", Stdin: strings.NewReader(sql + ";\n"), Stdout: &out, Stderr: &out})
+		switch {
+		case err != nil:
+			return false, err
+		case code == 0:
+			return true, nil
+		case code != 2:
+			// psql exits 2 when it cannot connect (the server is
+			// starting); anything else is final.
+			return false, fmt.Errorf("%w: psql exit %d: %s", ErrTemplate, code, strings.TrimSpace(out.String()))
+		}
+		if err := s.Running(ctx); err != nil {
+			return false, fmt.Errorf("%w: the server started from the template stopped: %w (container log:\n%s)", ErrTemplate, err, s.LogTail(ctx, 15))
+		}
+		return false, nil
+	})
+	if errors.Is(err, errPollTimeout) {
+		err = fmt.Errorf("%w: %w: %w: %s", ErrTemplate, ErrNotReady, err, strings.TrimSpace(out.String()))
+	}
+	if err != nil {
+		return fmt.Errorf("setting the new generation's password: %w", err)
+	}
+	return nil
+}
+
+// errPollTimeout is poll's error when its time is up.
+var errPollTimeout = errors.New("no answer in time")
+
+// poll calls try until it says done or fails, waiting delay in between
+// (doubled each time up to maxDelay), for timeout at most (2 minutes when
+// 0; then an error wrapping errPollTimeout).
+func poll(ctx context.Context, timeout, delay, maxDelay time.Duration, try func() (bool, error)) error {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
 	deadline := time.Now().Add(timeout)
-	delay := 20 * time.Millisecond
 	for {
-		var out strings.Builder
-		code, err := s.Engine.Exec(ctx, s.Name, []string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-			"--username", s.User, "--dbname", s.Database},
-			engine.ExecOptions{User: "root", Stdin: strings.NewReader(sql + ";\n"), Stdout: &out, Stderr: &out})
-		if err == nil && code == 0 {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("setting the new generation's password: %w", err)
-		}
-		// psql exits 2 when it cannot connect (the server is starting);
-		// anything else is final.
-		if code != 2 {
-			return fmt.Errorf("%w: setting the new generation's password: psql exit %d: %s", ErrTemplate, code, strings.TrimSpace(out.String()))
-		}
-		if rerr := s.Running(ctx); rerr != nil {
-			return fmt.Errorf("%w: the server started from the template stopped: %w (container log:\n%s)", ErrTemplate, rerr, s.LogTail(ctx, 15))
+		done, err := try()
+		if done || err != nil {
+			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %w: the server started from the template did not accept local connections within %s: %s",
-				ErrTemplate, ErrNotReady, timeout, strings.TrimSpace(out.String()))
+			return fmt.Errorf("%w (%s)", errPollTimeout, timeout)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 200*time.Millisecond)
+		delay = min(delay*2, maxDelay)
 	}
 }
 

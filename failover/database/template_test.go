@@ -240,3 +240,26 @@ func TestTemplateLife(t *testing.T) {
 		t.Fatalf("the server of a changed template was started: %+v %v", c.State, err)
 	}
 }
+
+// poll tries until done, an error, or its time is up.
+func TestPoll(t *testing.T) {
+	ctx := context.Background()
+	n := 0
+	if err := poll(ctx, time.Second, time.Millisecond, 2*time.Millisecond, func() (bool, error) { n++; return n == 3, nil }); err != nil || n != 3 {
+		t.Fatalf("done on the third try: %d tries, %v", n, err)
+	}
+	boom := errors.New("boom")
+	if err := poll(ctx, time.Second, time.Millisecond, time.Millisecond, func() (bool, error) { return false, boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failed try: %v", err)
+	}
+	start := time.Now()
+	err := poll(ctx, 50*time.Millisecond, 5*time.Millisecond, 10*time.Millisecond, func() (bool, error) { return false, nil })
+	if !errors.Is(err, errPollTimeout) || time.Since(start) > 2*time.Second {
+		t.Fatalf("time up: %v after %v", err, time.Since(start))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := poll(cctx, time.Minute, time.Second, time.Second, func() (bool, error) { return false, nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
