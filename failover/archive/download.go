@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	md5simd "github.com/minio/md5-simd"
 	"golang.org/x/sys/unix"
 
 	"github.com/lifeboat-dr/lifeboat/failover/bandwidth"
@@ -60,11 +59,6 @@ type DownloadOptions struct {
 	// (cache.min_free); checked before the space is reserved.
 	KeepFree FreeSpace
 	Log      *slog.Logger
-
-	// md5 makes the parts' MD5 hashes (PartMD5): lanes of one SIMD
-	// hashing server, which hashes the parts in flight side by side on one
-	// core (AVX-512 or AVX2; crypto/md5 elsewhere).
-	md5 func() hash.Hash
 }
 
 // DownloadResult says what a Download did.
@@ -124,11 +118,6 @@ func download(ctx context.Context, st Store, obj Object, dst string, o DownloadO
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.PartMD5 {
-		srv := md5simd.NewServer()
-		defer srv.Close()
-		o.md5 = func() hash.Hash { return srv.NewHash() }
 	}
 	nparts := int((obj.Size + o.PartSize - 1) / o.PartSize)
 	res := DownloadResult{Parts: nparts}
@@ -344,14 +333,7 @@ func fetchPart(ctx context.Context, st Store, obj Object, f *os.File, i int, o D
 	// hash in order.
 	var h hash.Hash
 	if o.PartMD5 {
-		if o.md5 != nil {
-			h = o.md5()
-		} else {
-			h = md5.New()
-		}
-		if c, ok := h.(interface{ Close() }); ok {
-			defer c.Close() // the server's lane
-		}
+		h = md5.New()
 	}
 	digest := func() []byte {
 		if h == nil {
