@@ -204,30 +204,31 @@ func postgresURL(user, password, host, db string) string {
 // returns its version. Errors wrap ErrNotReady.
 func (s *Server) WaitReady(ctx context.Context) (string, error) {
 	deadline := time.Now().Add(s.ReadyTimeout)
-	for {
+	var version string
+	var noAddress error
+	err := poll(ctx, s.ReadyTimeout, 100*time.Millisecond, 100*time.Millisecond, func() (bool, error) {
 		u, err := s.URL(ctx)
 		if err == nil {
-			return WaitReady(ctx, u, time.Until(deadline), s.Running)
+			version, err = WaitReady(ctx, u, time.Until(deadline), s.Running)
+			return true, err
 		}
 		if !errors.Is(err, errNoAddress) {
-			return "", err
+			return false, err
 		}
 		// Without a published port the URL is the container's address,
 		// which it has only while it runs: one that died (and, by its
 		// restart policy, is restarting) has none. That is the server not
 		// becoming ready; one seen running again gets its address.
 		if rerr := s.Running(ctx); rerr != nil {
-			return "", fmt.Errorf("%w: %w", ErrNotReady, rerr)
+			return false, fmt.Errorf("%w: %w", ErrNotReady, rerr)
 		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w within %v: %w", ErrNotReady, s.ReadyTimeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		noAddress = err
+		return false, nil
+	})
+	if errors.Is(err, errPollTimeout) {
+		return "", fmt.Errorf("%w within %v: %w", ErrNotReady, s.ReadyTimeout, noAddress)
 	}
+	return version, err
 }
 
 // errNoAddress is URL's error for a container without an address on its
