@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,5 +262,36 @@ func TestPoll(t *testing.T) {
 	cancel()
 	if err := poll(cctx, time.Minute, time.Second, time.Second, func() (bool, error) { return false, nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestWaitReadyNobodyListens: with nothing on the address, WaitReady asks
+// several times (fast at first), then fails with ErrNotReady in about its
+// timeout, naming the last error without the URL's password.
+func TestWaitReadyNobodyListens(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a port nobody listens on
+	url := "postgres://postgres:s3cret-pw@" + addr + "/shop?sslmode=disable"
+	asked := 0
+	start := time.Now()
+	_, err = WaitReady(context.Background(), url, 500*time.Millisecond, func(context.Context) error { asked++; return nil })
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotReady) || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Fatalf("WaitReady: %v, want ErrNotReady without the password", err)
+	}
+	if took < 500*time.Millisecond || took > 3*time.Second {
+		t.Errorf("gave up after %v, want about 500ms", took)
+	}
+	if asked < 5 {
+		t.Errorf("asked %d times in 500ms, want at least 5 (25 ms apart at first)", asked)
+	}
+	// A server that is gone ends the wait at once.
+	_, err = WaitReady(context.Background(), url, time.Minute, func(context.Context) error { return errors.New("container x is exited") })
+	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("WaitReady with a dead server: %v", err)
 	}
 }

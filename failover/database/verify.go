@@ -29,40 +29,37 @@ var ErrVerify = errors.New("verification failed")
 // set, is asked between attempts whether waiting still makes sense (the
 // container is still running); its error ends the wait.
 func WaitReady(ctx context.Context, url string, timeout time.Duration, alive func(context.Context) error) (string, error) {
-	deadline := time.Now().Add(timeout)
+	// A server just started accepts connections a few hundred
+	// milliseconds later: ask often at first (25 ms, doubling), then
+	// every 100 ms.
+	var version string
 	var last error
-	for {
+	err := poll(ctx, max(timeout, time.Nanosecond), 25*time.Millisecond, 100*time.Millisecond, func() (bool, error) {
 		if alive != nil {
 			if err := alive(ctx); err != nil {
-				return "", fmt.Errorf("%w: %w", ErrNotReady, err)
+				return false, fmt.Errorf("%w: %w", ErrNotReady, err)
 			}
 		}
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
 		conn, err := pgx.Connect(cctx, url)
 		if err == nil {
-			var v string
-			err = conn.QueryRow(cctx, "show server_version").Scan(&v)
+			err = conn.QueryRow(cctx, "show server_version").Scan(&version)
 			conn.Close(cctx)
-			cancel()
 			if err == nil {
-				return v, nil
+				return true, nil
 			}
-		} else {
-			cancel()
 		}
 		last = err
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%w within %v: %v", ErrNotReady, timeout, scrub(last, url))
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, ctx.Err()
+	})
+	if errors.Is(err, errPollTimeout) {
+		return "", fmt.Errorf("%w within %v: %v", ErrNotReady, timeout, scrub(last, url))
 	}
+	if err != nil {
+		return "", err
+	}
+	return version, nil
 }
 
 // scrub keeps a connection URL (and its password) out of error messages.
