@@ -33,6 +33,10 @@ var (
 	ErrIncompatible = errors.New("archive is newer than the Postgres image")
 )
 
+// writeBehindInterval is the pause between the passes that write a bulk
+// load's data to disk while pg_restore runs (database.Server.WriteBehind).
+var writeBehindInterval = 2 * time.Second
+
 // RestoreRequest says what to restore.
 type RestoreRequest struct {
 	// ArchivePath restores this file; empty restores the newest archive in
@@ -256,6 +260,14 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		rctx, cancel = context.WithTimeout(ctx, db.RestoreTimeout.D())
 		defer cancel()
 	}
+	// What the restore writes goes to disk while it runs (fsync is off).
+	wctx, stopWriteBehind := context.WithCancel(rctx)
+	writeBehindDone := make(chan struct{})
+	go func() {
+		defer close(writeBehindDone)
+		n, werr := srv.WriteBehind(wctx, writeBehindInterval)
+		s.Log.Debug("writing the restore to disk while it runs", "passes", n, "err", werr)
+	}()
 	if chk.plain != nil {
 		s.say("  psql -v ON_ERROR_STOP=1 (a plain-SQL dump: only running it tells whether it restores)")
 		g.Restore, err = restorePlain(rctx, srv, ref.Path, logf)
@@ -265,6 +277,8 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 			ArchivePath: database.ArchiveMount, Jobs: jobs, Expected: expected, Log: logf,
 		})
 	}
+	stopWriteBehind()
+	<-writeBehindDone
 	g.Restore.LogFile = s.State.LogFile(g.Number)
 	if err != nil {
 		return err
@@ -332,7 +346,10 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	if db.Publish != "" && !s.Names.IsDrill() {
 		// The previous current generation holds the same port: it is
 		// stopped while the port moves, started again if that fails.
-		host, port, _ := config.ParsePublish(db.Publish)
+		host, port, err := config.ParsePublish(db.Publish)
+		if err != nil {
+			return fmt.Errorf("database.publish: %w", err)
+		}
 		var holder *database.Server
 		if prev, _ := s.CurrentGeneration(); prev != nil {
 			holder = s.Server(prev)
@@ -342,6 +359,13 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 		}
 		g.Published = srv.Published
 		t.done("publish")
+	}
+	// The minimal statistics of the verify phase are enough to serve;
+	// the full ANALYZE runs in the container from now on.
+	if db.AnalyzeEnabled() {
+		if err := srv.AnalyzeInBackground(ctx); err != nil {
+			s.Log.Warn("the full ANALYZE did not start: the database keeps its minimal statistics until autovacuum analyzes each table", "err", err)
+		}
 	}
 	return nil
 }

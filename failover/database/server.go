@@ -391,17 +391,45 @@ func (s *Server) Restore(ctx context.Context, o RestoreOptions) (state.RestoreOu
 	return Restore(ctx, s.Exec, o)
 }
 
-// Analyze runs ANALYZE on every table with jobs connections (vacuumdb in
-// the container).
+// Analyze gives the planner statistics for every table, as quickly as a
+// restored database can be put to use: the first stage of `vacuumdb
+// --analyze-in-stages` (ANALYZE with default_statistics_target 1: each
+// table's size and row estimate, the most common value and the range of
+// each column; a column given a statistics target of its own keeps it),
+// on jobs connections, in the container. A sample of 300 rows per table
+// takes a fraction of a second where a full ANALYZE of a 1 GiB archive's
+// tables reads most of their pages (1.6 s on 2 CPUs). AnalyzeInBackground
+// then starts the full one.
 func (s *Server) Analyze(ctx context.Context, jobs int) error {
 	var out strings.Builder
-	code, err := s.Exec(ctx, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
-		"--username", s.User, "--dbname", s.Database}, &out, &out)
+	code, err := s.Engine.Exec(ctx, s.Name, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
+		"--username", s.User, "--dbname", s.Database},
+		engine.ExecOptions{User: "root", Env: []string{minimalStatistics}, Stdout: &out, Stderr: &out})
 	if err == nil && code != 0 {
 		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
 	}
 	if err != nil {
 		return fmt.Errorf("ANALYZE after the restore failed: %w", err)
+	}
+	return nil
+}
+
+// minimalStatistics is what vacuumdb --analyze-in-stages sets for its
+// first stage, given to vacuumdb's connections through libpq.
+const minimalStatistics = "PGOPTIONS=-c default_statistics_target=1 -c vacuum_cost_delay=0"
+
+// AnalyzeInBackground starts a full ANALYZE of every table (vacuumdb
+// --analyze-only, one connection, in the container) and returns once it
+// started: it replaces Analyze's minimal statistics while the database
+// serves, as pg_upgrade's documentation advises after a bulk load, and
+// may outlive this process. Its outcome is not waited for: the minimal
+// statistics stay if it fails or the container goes, and autovacuum
+// analyzes each table again as it changes.
+func (s *Server) AnalyzeInBackground(ctx context.Context) error {
+	err := s.Engine.ExecDetached(ctx, s.Name, []string{"vacuumdb", "--analyze-only", "--quiet",
+		"--username", s.User, "--dbname", s.Database}, engine.ExecOptions{User: "root"})
+	if err != nil {
+		return fmt.Errorf("starting the full ANALYZE: %w", err)
 	}
 	return nil
 }

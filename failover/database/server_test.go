@@ -199,8 +199,29 @@ func TestServerPrepareVerify(t *testing.T) {
 	if err != nil || len(tables) != 1 || tables[0].Rows != 2 {
 		t.Fatalf("Verify: %v %v", tables, err)
 	}
+	// Analyze gives every table minimal statistics (a histogram of one
+	// bucket); the full ANALYZE, started in the background, replaces them
+	// (a hundred buckets) while the server serves.
+	execSQL(t, url, "create table u as select x from generate_series(1, 1000) x")
+	bounds := "select coalesce(array_length(histogram_bounds::text::int[], 1), 0)::text from pg_stats where tablename = 'u' and attname = 'x'"
 	if err := s.Analyze(ctx, 2); err != nil {
 		t.Fatal(err)
+	}
+	if got := queryOne(t, url, bounds); got != "2" {
+		t.Fatalf("histogram bounds of u.x after Analyze: %s, want 2 (default_statistics_target 1)", got)
+	}
+	if got := queryOne(t, url, "select reltuples::bigint::text from pg_class where relname = 'u'"); got != "1000" {
+		t.Fatalf("reltuples of u after Analyze: %s", got)
+	}
+	if err := s.AnalyzeInBackground(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for got := queryOne(t, url, bounds); got != "101"; got = queryOne(t, url, bounds) {
+		if time.Now().After(deadline) {
+			t.Fatalf("histogram bounds of u.x a minute after AnalyzeInBackground: %s, want 101", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

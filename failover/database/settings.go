@@ -255,3 +255,35 @@ func (s *Server) DataSize(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// WriteBehind writes what a bulk load has written so far to disk while it
+// goes on: `sync -f` on the data directory's file system in the container,
+// again interval after each pass ends, until ctx ends. With fsync off
+// everything pg_restore writes stays dirty in the kernel's page cache (a
+// machine with a few GiB of memory holds a whole standby's worth), and
+// SyncData would write all of it at the end, after pg_restore; written
+// meanwhile, it uses the disk while pg_restore keeps the CPUs busy, and
+// SyncData finds little left. Best effort: it returns how many passes
+// ended and the last error, for the log; SyncData is what must succeed.
+func (s *Server) WriteBehind(ctx context.Context, interval time.Duration) (passes int, err error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return passes, err
+		case <-time.After(interval):
+		}
+		var out strings.Builder
+		code, xerr := s.Engine.Exec(ctx, s.Name, []string{"sync", "-f", DataDir},
+			engine.ExecOptions{User: "postgres", Stdout: &out, Stderr: &out})
+		switch {
+		case ctx.Err() != nil:
+			return passes, err
+		case xerr != nil:
+			err = xerr
+		case code != 0:
+			err = fmt.Errorf("sync -f exit %d: %s", code, strings.TrimSpace(out.String()))
+		default:
+			passes++
+		}
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lifeboat-dr/lifeboat/failover/engine"
 )
 
 func TestMaintenanceWorkMem(t *testing.T) {
@@ -59,7 +62,23 @@ func TestBulkLoadThenDurable(t *testing.T) {
 	if !errors.Is(err, ErrNotDurable) || ck.OK || !strings.Contains(ck.Detail, "fsync=off") {
 		t.Fatalf("CheckDurable on the bulk-load server: %+v, %v", ck, err)
 	}
+	// While the load runs, WriteBehind writes it to disk pass after pass
+	// until its context ends.
+	wctx, stop := context.WithCancel(ctx)
+	passes := make(chan int, 1)
+	go func() {
+		n, err := s.WriteBehind(wctx, 20*time.Millisecond)
+		if err != nil {
+			t.Errorf("WriteBehind: %v", err)
+		}
+		passes <- n
+	}()
 	execSQL(t, url, "create table kept (x int); insert into kept select generate_series(1, 1000)")
+	time.Sleep(time.Second)
+	stop()
+	if n := <-passes; n < 2 {
+		t.Errorf("WriteBehind: %d passes in a second, want several", n)
+	}
 
 	if err := s.MakeDurable(ctx, ""); err != nil {
 		t.Fatal(err)
@@ -80,5 +99,16 @@ func TestBulkLoadThenDurable(t *testing.T) {
 	ck, err = s.CheckDurable(ctx)
 	if err != nil || !ck.OK || !strings.Contains(ck.Detail, "fsync=on") {
 		t.Fatalf("CheckDurable on the durable server: %+v, %v", ck, err)
+	}
+
+	// A server that is gone: WriteBehind says why (for the log) and ends
+	// with its context.
+	if err := s.Engine.StopContainer(ctx, s.Name, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop = context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	if n, err := s.WriteBehind(wctx, 20*time.Millisecond); n != 0 || !errors.Is(err, engine.ErrNotRunning) {
+		t.Fatalf("WriteBehind on a stopped server: %d passes, %v; want none and ErrNotRunning", n, err)
 	}
 }

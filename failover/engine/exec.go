@@ -228,3 +228,22 @@ func cmdName(cmd []string) string {
 	}
 	return cmd[0]
 }
+
+// ExecDetached starts cmd in the running container id and returns as soon
+// as it started, without waiting for it or reading its output: for work
+// that may outlive the caller (a full ANALYZE after a restore). Its exit
+// code is never known; it ends with the process or with the container.
+// Errors are as Exec's.
+func (e *Engine) ExecDetached(ctx context.Context, id string, cmd []string, opts ExecOptions) error {
+	what := fmt.Sprintf("exec %q in container %s", cmdName(cmd), shortID(id))
+	created, err := e.cli.ExecCreate(ctx, id, client.ExecCreateOptions{
+		User: opts.User, Env: opts.Env, WorkingDir: opts.WorkingDir, Cmd: cmd,
+	})
+	if err != nil {
+		return e.classify(err, what)
+	}
+	if _, err := e.cli.ExecStart(ctx, created.ID, client.ExecStartOptions{Detach: true}); err != nil {
+		return e.classify(err, what)
+	}
+	return nil
+}
