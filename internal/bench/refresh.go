@@ -267,7 +267,7 @@ var refreshPhaseLabels = map[string]string{
 	"restore":         "restore › `pg_restore --jobs`",
 	"durable-restart": "restore › durable-restart: CHECKPOINT, restart with durable settings, check them",
 	"analyze":         "restore › analyze: `vacuumdb --analyze-only`",
-	"verify":          "restore › verify: tables, row counts, sequences (ANALYZE and the data written to disk beside them)",
+	"verify":          "restore › verify: tables, row counts, sequences (a minimal ANALYZE and the rest of the data written to disk beside them)",
 	"restore-other":   "restore › outside its phases (leftovers check, records)",
 	"release":         "app › release phase (`/app release`)",
 	"app":             "app: web started until `/health` answers 200",

@@ -274,7 +274,9 @@ func restoreReport(m machine, a archiveSet, cs []contender, res map[string][]sam
 		"directory (but the image's data template, made by the warm-up and kept by a host per image) and no Docker object of the app: it reads the archive to its end (SHA-256, the pg_dump walk), creates a volume and a container "+
 		"on an internal network, waits until the server answers a real connection, prepares the database (search_path, the schemas and "+
 		"extensions the archive needs: `heroku_ext`), runs `pg_restore --no-owner --no-acl --jobs %d` inside the container, "+
-		"`vacuumdb --analyze-only --jobs %d`, verifies (every table with data exists, exact row counts, sequences) and makes the generation current. "+
+		"restarts the server with the durable settings, verifies (every table with data exists, exact row counts, sequences) beside a minimal ANALYZE "+
+		"(the first stage of `vacuumdb --analyze-in-stages --jobs %d`) and `initdb --sync-only`, makes the generation current, and starts the full ANALYZE "+
+		"in the container without waiting for it. "+
 		"Its wall time is the whole command, fork to exit; its phases come from its JSON. ", lifeboatRestoreName, restoreApp, c.jobs, c.jobs, c.jobs)
 	w("*%s* is what a user types without Lifeboat (a bash script, each step a command; the password from the environment):\n\n", bareRestoreName)
 	w("```sh\n%s```\n\n", indentScript(bareRestoreScript))
@@ -364,7 +366,7 @@ var phaseLabels = map[string]string{
 	"restore":         "restore: pg_restore --jobs",
 	"durable-restart": "durable-restart: CHECKPOINT, restart with durable settings, check them",
 	"analyze":         "analyze: vacuumdb --analyze-only",
-	"verify":          "verify: tables, row counts, sequences (ANALYZE and the data written to disk beside them)",
+	"verify":          "verify: tables, row counts, sequences (a minimal ANALYZE and the rest of the data written to disk beside them)",
 	"app-plan":        "app › plan: the app image's Procfile and shell (kept per image ID), config vars, networks",
 	"release":         "app › release phase (a container run to its end)",
 	"app-start":       "app › create and start every process (web, worker)",
