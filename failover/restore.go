@@ -364,7 +364,7 @@ func (s *site) build(ctx context.Context, g *state.Generation, ref state.Archive
 	// the full ANALYZE runs in the container from now on.
 	if db.AnalyzeEnabled() {
 		if err := srv.AnalyzeInBackground(ctx); err != nil {
-			s.Log.Warn("the full ANALYZE did not start: the database keeps its minimal statistics until autovacuum analyzes each table", "err", err)
+			s.Log.Warn("the full ANALYZE did not start: the database keeps its minimal statistics (enough to serve) until autovacuum analyzes a table that changed; `lifeboat db psql -- -c ANALYZE` runs it on the current generation", "err", err)
 		}
 	}
 	return nil
