@@ -54,6 +54,7 @@ func coldSuite(l *lab) string {
 		t.Fatalf("cold: %v", err)
 	}
 	cs := []contender{lifeboatCold(l, cfg, stateDir, publish), byHandCold(l, handDir)}
+	l.primeTemplate(cfg, coldApp, stateDir)
 	load := startLoad()
 	res := runRounds(t, "cold", rounds, nil, cs)
 	m := machineInfo(c)
@@ -162,7 +163,7 @@ func coldReport(m machine, a archiveSet, cs []contender, res map[string][]sample
 	w("%s", machineLine(m, ""))
 	w("**Archive**: the restore suite's plain `.dump`, %s (%s).\n\n", iec(a.DumpSize), a.Compression)
 	w("**Setup**: *%s* is `lifeboat failover --app %s --json` on a standby that has the archive in its cache (filled once by `lifeboat fetch`, "+
-		"untimed; `cache.dir` outside the state directory) and nothing else: each round starts with no state directory and no Docker object of the app. "+
+		"untimed; `cache.dir` outside the state directory) and nothing else: each round starts with no state directory (but the app's data template, made once before the rounds by an untimed `lifeboat restore` of the demo-size archive, as a host keeps it per image) and no Docker object of the app. "+
 		"It restores a new generation from the cache as `lifeboat restore` does (bulk-load settings, durable restart, verification), "+
 		"then starts every process of the Procfile in serving mode, web published on `app.publish`, until `/health` answers 200 "+
 		"(the example app and config of the failover suite, `database.jobs: %d`). *%s* is the same from the same file, one bash script:\n\n",

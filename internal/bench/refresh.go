@@ -99,6 +99,7 @@ func refreshSuite(l *lab) string {
 			byHandRefresh(l, work, d, archiveSet{}),
 		}
 	}
+	l.primeTemplate(cfg, refreshApp, stateDir)
 	load := startLoad()
 	res := runRounds(t, "refresh", rounds, warm, cs)
 	m := machineInfo(c)
@@ -286,7 +287,7 @@ func refreshReport(m machine, a archiveSet, o object, cs []contender, res map[st
 	w("**Object**: the fetch suite's `.dump.gz` (%s, %d bytes: what heroku-database-backups uploads, the plain `.dump` of %s gzipped by %s), "+
 		"in the local MinIO under a heroku-database-backups key (`%s`), uploaded as the fetch suite does.\n\n",
 		iec(o.Size), o.Size, iec(a.DumpSize), a.Gzip, o.Key)
-	w("**Setup**: *%s* is `lifeboat refresh --force --app %s --json` from a fresh state (no state directory, so an empty archive cache; no Docker object of the app), "+
+	w("**Setup**: *%s* is `lifeboat refresh --force --app %s --json` from a fresh state (no state directory, so an empty archive cache, but the app's data template, made once before the rounds by an untimed `lifeboat restore` of the demo-size archive, as a host keeps it per image; no Docker object of the app), "+
 		"the app configured as in the failover suite (the example app, `database.image: auto`, `database.jobs: %d`): fetch (list the prefix, download in parallel, "+
 		"verify, gunzip, store the `.dump`), image (the local example app image), config-vars (none configured), restore a new generation "+
 		"(as the restore suite), start the app on it in standby mode (the Procfile's release phase first, then web on an internal network) "+
