@@ -511,27 +511,15 @@ func (s *site) openPlain(ctx context.Context, f *os.File, path, want string, ref
 }
 
 // verifyPlainFile reads the plain-SQL dump at path to its end and compares
-// its SHA-256 with want (when known). Errors wrap ErrArchive.
+// its SHA-256 with want (when known), as verifyArchiveFile. Errors wrap
+// ErrArchive.
 func verifyPlainFile(ctx context.Context, path, want string, lim dump.Limits) (string, *dump.Archive, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrArchive, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	a, err := lim.ReadPlain(ctx, io.TeeReader(f, h))
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", nil, ctx.Err()
-		}
-		return "", nil, fmt.Errorf("%w: %s: %w", ErrArchive, path, err)
-	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if want != "" && got != want {
-		return "", nil, fmt.Errorf("%w: %s changed since it was fetched (sha256 %s, manifest says %s): fetch it again",
-			ErrArchive, path, got, want)
-	}
-	return got, a, nil
+	var a *dump.Archive
+	sha, err := verifyFile(ctx, path, want, func(r io.Reader) (err error) {
+		a, err = lim.ReadPlain(ctx, r)
+		return err
+	})
+	return sha, a, err
 }
 
 // restorePlain streams the plain-SQL dump at path into psql in the
@@ -557,7 +545,7 @@ func copyRowChecks(copied map[string]int64, restored []report.Table) ([]report.C
 	var bad []string
 	for _, table := range slices.Sorted(maps.Keys(copied)) {
 		want := copied[table]
-		c := report.Check{Name: "rows of " + table + " as in the dump", Kind: "table", OK: true,
+		c := report.Check{Name: "rows of " + table + " as in the dump", Kind: report.KindTable, OK: true,
 			Detail: fmt.Sprintf("%d rows, as its COPY data in the dump", want)}
 		if n, ok := got[table]; !ok || n != want {
 			c.OK = false
@@ -578,13 +566,22 @@ func copyRowChecks(copied map[string]int64, restored []report.Table) ([]report.C
 // verifyArchiveFile reads the archive at path to its end and compares its
 // SHA-256 with want (when known). Errors wrap ErrArchive.
 func verifyArchiveFile(ctx context.Context, path, want string, lim dump.Limits) (string, error) {
+	return verifyFile(ctx, path, want, func(r io.Reader) error {
+		_, err := lim.Verify(ctx, r)
+		return err
+	})
+}
+
+// verifyFile reads the file at path to its end through read and compares
+// its SHA-256 with want (when known). Errors wrap ErrArchive, but ctx's.
+func verifyFile(ctx context.Context, path, want string, read func(io.Reader) error) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrArchive, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := lim.Verify(ctx, io.TeeReader(f, h)); err != nil {
+	if err := read(io.TeeReader(f, h)); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}
