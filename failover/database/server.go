@@ -300,6 +300,18 @@ func (s *Server) Exec(ctx context.Context, cmd []string, stdout, stderr io.Write
 	return s.Engine.Exec(ctx, s.Name, cmd, engine.ExecOptions{User: "root", Stdout: stdout, Stderr: stderr})
 }
 
+// run runs a short command in the container as user, env added to its
+// environment, and fails when it cannot run or exits non-zero (the error
+// names the exit code and its output).
+func (s *Server) run(ctx context.Context, user string, env []string, cmd ...string) error {
+	var out strings.Builder
+	code, err := s.Engine.Exec(ctx, s.Name, cmd, engine.ExecOptions{User: user, Env: env, Stdout: &out, Stderr: &out})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
+	}
+	return err
+}
+
 // Logs returns the last n lines of the server's log with its password
 // scrubbed out.
 func (s *Server) Logs(ctx context.Context, n int) (string, error) {
@@ -401,13 +413,8 @@ func (s *Server) Restore(ctx context.Context, o RestoreOptions) (state.RestoreOu
 // tables reads most of their pages (1.6 s on 2 CPUs). AnalyzeInBackground
 // then starts the full one.
 func (s *Server) Analyze(ctx context.Context, jobs int) error {
-	var out strings.Builder
-	code, err := s.Engine.Exec(ctx, s.Name, []string{"vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
-		"--username", s.User, "--dbname", s.Database},
-		engine.ExecOptions{User: "root", Env: []string{minimalStatistics}, Stdout: &out, Stderr: &out})
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
-	}
+	err := s.run(ctx, "root", []string{minimalStatistics}, "vacuumdb", "--analyze-only", "--jobs", strconv.Itoa(jobs),
+		"--username", s.User, "--dbname", s.Database)
 	if err != nil {
 		return fmt.Errorf("ANALYZE after the restore failed: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/lifeboat-dr/lifeboat/failover/engine"
 	"github.com/lifeboat-dr/lifeboat/failover/report"
 )
 
@@ -120,13 +119,8 @@ func (s *Server) CreateForBulkLoad(ctx context.Context, archive string, bulk []S
 // the bulk load wrote may still be in the kernel's page cache only (fsync
 // was off): SyncData must run, and succeed, before the data is trusted.
 func (s *Server) MakeDurable(ctx context.Context, archive string) error {
-	var out strings.Builder
-	code, err := s.Engine.Exec(ctx, s.Name, []string{"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-		"--username", s.User, "--dbname", s.Database, "-c", "CHECKPOINT"},
-		engine.ExecOptions{User: "root", Stdout: &out, Stderr: &out})
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
-	}
+	err := s.run(ctx, "root", nil, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+		"--username", s.User, "--dbname", s.Database, "-c", "CHECKPOINT")
 	if err != nil {
 		return fmt.Errorf("CHECKPOINT after the bulk load: %w", err)
 	}
@@ -156,13 +150,7 @@ func (s *Server) MakeDurable(ctx context.Context, archive string) error {
 // --sync-only, as the postgres user): what PostgreSQL's documentation asks
 // for after running with fsync off. The server may run meanwhile.
 func (s *Server) SyncData(ctx context.Context) error {
-	var out strings.Builder
-	code, err := s.Engine.Exec(ctx, s.Name, []string{"initdb", "--sync-only", "-D", DataDir},
-		engine.ExecOptions{User: "postgres", Stdout: &out, Stderr: &out})
-	if err == nil && code != 0 {
-		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(out.String()))
-	}
-	if err != nil {
+	if err := s.run(ctx, "postgres", nil, "initdb", "--sync-only", "-D", DataDir); err != nil {
 		return fmt.Errorf("writing the restored data to disk (initdb --sync-only): %w", err)
 	}
 	return nil
@@ -272,16 +260,12 @@ func (s *Server) WriteBehind(ctx context.Context, interval time.Duration) (passe
 			return passes, err
 		case <-time.After(interval):
 		}
-		var out strings.Builder
-		code, xerr := s.Engine.Exec(ctx, s.Name, []string{"sync", "-f", DataDir},
-			engine.ExecOptions{User: "postgres", Stdout: &out, Stderr: &out})
+		xerr := s.run(ctx, "postgres", nil, "sync", "-f", DataDir)
 		switch {
 		case ctx.Err() != nil:
 			return passes, err
 		case xerr != nil:
-			err = xerr
-		case code != 0:
-			err = fmt.Errorf("sync -f exit %d: %s", code, strings.TrimSpace(out.String()))
+			err = fmt.Errorf("sync -f: %w", xerr)
 		default:
 			passes++
 		}
